@@ -1,0 +1,1 @@
+"""The server variants that corelab measures; each is runnable as ``python -m servers.<name>``."""

@@ -1,0 +1,141 @@
+"""The one aiohttp application that every server variant serves.
+
+``create_app()`` is also what gunicorn's aiohttp worker loads
+(``gunicorn servers.app:create_app --worker-class aiohttp.GunicornWebWorker``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import dataclass
+from multiprocessing import get_context
+
+import psutil
+from aiohttp import web
+
+from servers.burn import burn_cpu
+from servers.lifeline import die_with_parent
+from servers.params import choice, positive_ms
+
+OFFLOAD_MODES = ("none", "thread", "process")
+
+
+@dataclass(frozen=True)
+class AppConfig:
+    work_cap_ms: float = 1000.0
+    io_cap_ms: float = 10000.0
+    # Size of the per-process thread and process pools used by /work?offload=...
+    pool_size: int = max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+
+
+config_key = web.AppKey("config", AppConfig)
+stats_key = web.AppKey("stats", dict)
+pools_key = web.AppKey("pools", dict)
+
+
+@web.middleware
+async def worker_pid_header(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Stamp every answer, errors included, with the pid that produced it."""
+    request.app[stats_key]["requests_served"] += 1
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:
+        if exc.content_type != "application/json":
+            # aiohttp's own 404/405 answers are plain text; the kit answers JSON everywhere.
+            exc.text = json.dumps({"error": exc.reason})
+            exc.content_type = "application/json"
+        exc.headers["X-Worker-Pid"] = str(os.getpid())
+        raise
+    response.headers["X-Worker-Pid"] = str(os.getpid())
+    return response
+
+
+async def hello(request: web.Request) -> web.Response:
+    return web.Response(text=f"hello from pid {os.getpid()}\n")
+
+
+async def work(request: web.Request) -> web.Response:
+    cfg = request.app[config_key]
+    ms = positive_ms(request, "ms", cfg.work_cap_ms)
+    offload = choice(request, "offload", OFFLOAD_MODES)
+    started = time.perf_counter()
+    if offload == "none":
+        # Runs on the event loop itself: nothing else in this process moves meanwhile.
+        burn_cpu(ms)
+    else:
+        pool = _pool(request.app, offload)
+        await asyncio.get_running_loop().run_in_executor(pool, burn_cpu, ms)
+    return web.json_response(
+        {
+            "pid": os.getpid(),
+            "ms": ms,
+            "offload": offload,
+            "elapsed_ms": round((time.perf_counter() - started) * 1000, 3),
+        }
+    )
+
+
+async def io(request: web.Request) -> web.Response:
+    ms = positive_ms(request, "ms", request.app[config_key].io_cap_ms)
+    started = time.perf_counter()
+    await asyncio.sleep(ms / 1000.0)
+    return web.json_response(
+        {"pid": os.getpid(), "ms": ms, "elapsed_ms": round((time.perf_counter() - started) * 1000, 3)}
+    )
+
+
+async def health(request: web.Request) -> web.Response:
+    stats = request.app[stats_key]
+    return web.json_response(
+        {
+            "pid": os.getpid(),
+            "uptime_s": round(time.monotonic() - stats["started"], 3),
+            "rss_bytes": psutil.Process().memory_info().rss,
+            "requests_served": stats["requests_served"],
+        }
+    )
+
+
+def _pool(app: web.Application, kind: str) -> Executor:
+    """The process's pool for ``kind``, made on first use and reused for every request after."""
+    pools = app[pools_key]
+    if kind not in pools:
+        size = app[config_key].pool_size
+        if kind == "thread":
+            pools[kind] = ThreadPoolExecutor(max_workers=size, thread_name_prefix="work")
+        else:
+            # spawn, not fork: this process may already run threads, and forking those is unsafe.
+            pools[kind] = ProcessPoolExecutor(
+                max_workers=size, mp_context=get_context("spawn"), initializer=die_with_parent
+            )
+    return pools[kind]
+
+
+async def _shutdown_pools(app: web.Application) -> AsyncIterator[None]:
+    yield
+    for pool in app[pools_key].values():
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def create_app(config: AppConfig | None = None) -> web.Application:
+    app = web.Application(middlewares=[worker_pid_header])
+    app[config_key] = config or AppConfig()
+    app[stats_key] = {"started": time.monotonic(), "requests_served": 0}
+    app[pools_key] = {}
+    app.cleanup_ctx.append(_shutdown_pools)
+    app.add_routes(
+        [
+            web.get("/", hello),
+            web.get("/work", work),
+            web.get("/io", io),
+            web.get("/health", health),
+        ]
+    )
+    return app
