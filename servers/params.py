@@ -9,9 +9,7 @@ from aiohttp import web
 
 
 def bad_request(message: str) -> web.HTTPBadRequest:
-    return web.HTTPBadRequest(
-        text=json.dumps({"error": message}), content_type="application/json"
-    )
+    return web.HTTPBadRequest(text=json.dumps({"error": message}), content_type="application/json")
 
 
 def positive_ms(request: web.Request, name: str, cap: float) -> float:

@@ -19,9 +19,7 @@ async def serve_until(stop: asyncio.Event, start_sites: StartSites, *, shutdown_
     connections and waits up to ``shutdown_timeout`` seconds for in-flight requests.
     """
     # No access log: formatting a line per request would be a large share of a cheap request's CPU.
-    runner = web.AppRunner(
-        create_app(), handle_signals=False, shutdown_timeout=shutdown_timeout, access_log=None
-    )
+    runner = web.AppRunner(create_app(), handle_signals=False, shutdown_timeout=shutdown_timeout, access_log=None)
     await runner.setup()
     try:
         await start_sites(runner)

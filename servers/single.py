@@ -1,6 +1,6 @@
 """One process, one event loop, one core: the baseline every other variant is measured against.
 
-    python -m servers.single [--host 127.0.0.1] [--port 8000]
+python -m servers.single [--host 127.0.0.1] [--port 8000]
 """
 
 from __future__ import annotations

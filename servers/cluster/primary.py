@@ -60,7 +60,11 @@ class Primary:
             self.selector.register(listener, selectors.EVENT_READ, self._hand_out_connections)
         log.info(
             "primary %d starting %d workers (policy %s) on http://%s:%d",
-            os.getpid(), self.config.workers, self.policy.name, self.config.host, self.config.port,
+            os.getpid(),
+            self.config.workers,
+            self.policy.name,
+            self.config.host,
+            self.config.port,
         )
         try:
             while not self._finished():
@@ -146,11 +150,15 @@ class Primary:
             if msg["act"] == protocol.READY:
                 worker.ready = True
                 log.info("worker %d (slot %d) is serving", worker.pid, worker.slot)
-        if not self.announced and len(self.workers) == self.config.workers and all(
-            w.ready for w in self.workers.values()
+        if (
+            not self.announced
+            and len(self.workers) == self.config.workers
+            and all(w.ready for w in self.workers.values())
         ):
             self.announced = True
-            log.info("cluster ready: %d workers serving http://%s:%d", len(self.workers), self.config.host, self.config.port)
+            log.info(
+                "cluster ready: %d workers serving http://%s:%d", len(self.workers), self.config.host, self.config.port
+            )
 
     def _reap(self) -> None:
         while True:

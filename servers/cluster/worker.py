@@ -45,7 +45,7 @@ def run_worker(
         asyncio.run(_serve(config, channel, open_listener))
     except BootError:
         code = EXIT_BOOT_FAILED
-    except BaseException:  # noqa: BLE001 - a worker must report and exit, never unwind into primary code
+    except BaseException:
         traceback.print_exc()
         code = 1
     sys.stdout.flush()
@@ -53,13 +53,14 @@ def run_worker(
     os._exit(code)
 
 
+_handoffs: set[asyncio.Task] = set()
+
+
 class BootError(Exception):
     pass
 
 
-async def _serve(
-    config: ClusterConfig, channel: Channel, open_listener: Callable[[], socket.socket | None]
-) -> None:
+async def _serve(config: ClusterConfig, channel: Channel, open_listener: Callable[[], socket.socket | None]) -> None:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
@@ -105,4 +106,7 @@ def _on_channel(channel: Channel, runner: web.AppRunner, stop: asyncio.Event) ->
             if stop.is_set() or runner.server is None:
                 conn.close()
                 continue
-            loop.create_task(loop.connect_accepted_socket(runner.server, conn))
+            # Keep a reference until the task is done: the loop holds tasks only weakly.
+            task = loop.create_task(loop.connect_accepted_socket(runner.server, conn))
+            _handoffs.add(task)
+            task.add_done_callback(_handoffs.discard)

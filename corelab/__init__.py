@@ -1,0 +1,34 @@
+"""corelab: measure how a Python web server uses the cores of a machine.
+
+The functions a notebook needs are importable from here::
+
+    from corelab import bench, plot_cores, plot_throughput
+"""
+
+from __future__ import annotations
+
+from corelab.bench import bench
+from corelab.plots import (
+    plot_core_heatmap,
+    plot_core_lines,
+    plot_cores,
+    plot_requests_per_worker,
+    plot_throughput,
+    plot_throughput_by_variant,
+)
+from corelab.quick import QUICK, pick
+from corelab.results import Runs, load_runs
+
+__all__ = [
+    "QUICK",
+    "Runs",
+    "bench",
+    "load_runs",
+    "pick",
+    "plot_core_heatmap",
+    "plot_core_lines",
+    "plot_cores",
+    "plot_requests_per_worker",
+    "plot_throughput",
+    "plot_throughput_by_variant",
+]

@@ -1,0 +1,227 @@
+"""One benchmark run, and a series of them: start a variant, load it, sample, stop, store.
+
+Every process started here lives in its own process group and is stopped on success, on
+error and on Ctrl-C (KeyboardInterrupt unwinds through the ``with`` blocks).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TextIO
+
+import pandas as pd
+
+from corelab.loadgen import LoadConfig, read_locust_results, start_locust, steady_rps
+from corelab.procs import PROJECT_ROOT, ManagedProcess, free_port, wait_until_serving
+from corelab.results import (
+    GENERATOR_BOUND_PCT,
+    SUMMARY_COLUMNS,
+    Runs,
+    load_runs,
+    machine_info,
+    write_json,
+)
+from corelab.sampler import Sampler, Samples
+from corelab.scenarios import Scenario, get_scenario
+from corelab.variants import Variant, get_variant
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """What one run measures."""
+
+    variant: Variant
+    workers: int
+    policy: str | None
+    scenario: Scenario
+    load: LoadConfig
+    # Scenario settings, handed to Locust as CORELAB_<NAME> environment variables.
+    params: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def label(self) -> str:
+        label = self.variant.name
+        if self.variant.multi_worker:
+            label += f" x{self.workers} ({self.policy})"
+        if self.params:
+            label += " " + " ".join(f"{k}={v}" for k, v in self.params)
+        return label
+
+    @property
+    def slug(self) -> str:
+        parts = [self.variant.name]
+        if self.variant.multi_worker:
+            parts += [f"w{self.workers}", str(self.policy)]
+        parts += [f"{k}-{v}" for k, v in self.params]
+        return "-".join([*parts, self.scenario.name])
+
+    @property
+    def locust_env(self) -> dict[str, str]:
+        return {f"CORELAB_{k.upper()}": v for k, v in self.params}
+
+
+def plan(
+    variants: Iterable[str],
+    workers: int,
+    policies: Sequence[str] | None,
+    scenario: str,
+    seconds: float,
+    users: int | None,
+    params: Sequence[dict[str, str]] = ({},),
+) -> list[RunSpec]:
+    """The runs a bench call stands for: each variant, once per policy it takes, once per params."""
+    scen = get_scenario(scenario)
+    load = LoadConfig(users=users or scen.users, seconds=seconds, ramp_s=scen.ramp_s)
+    specs = []
+    for name in variants:
+        variant = get_variant(name)
+        for p in params:
+            settings = tuple((str(k), str(v)) for k, v in p.items())
+            if not variant.multi_worker:
+                specs.append(RunSpec(variant, 1, None, scen, load, settings))
+                continue
+            for policy in policies or variant.policies[:1]:
+                if policy not in variant.policies:
+                    raise ValueError(f"{name} has no policy {policy!r}: choose from {', '.join(variant.policies)}")
+                specs.append(RunSpec(variant, workers, policy, scen, load, settings))
+    return specs
+
+
+def bench(
+    variants: Iterable[str] = ("single", "cluster"),
+    *,
+    workers: int = 2,
+    policies: Sequence[str] | None = None,
+    scenario: str = "cpu",
+    seconds: float = 15,
+    users: int | None = None,
+    params: Sequence[dict[str, str]] = ({},),
+    out: str | Path | None = None,
+    progress: TextIO | None = sys.stdout,
+) -> Runs:
+    """Run each variant under the same Locust load and return the runs as tables.
+
+    ``params`` runs the scenario once per dict of settings (e.g. ``[{"offload": "none"},
+    {"offload": "process"}]``); a scenario reads them as CORELAB_<NAME> variables.
+    ``out`` is the folder the runs are written to (default: results/<timestamp>); runs already
+    in it are kept, and the returned tables and summary.csv cover them all.
+    """
+    specs = plan(variants, workers, policies, scenario, seconds, users, params)
+    root = Path(out) if out else PROJECT_ROOT / "results" / datetime.now().strftime("%Y%m%d-%H%M%S")
+    root.mkdir(parents=True, exist_ok=True)
+    machine = machine_info()
+    rows = [json.loads(p.read_text())["summary"] for p in sorted(root.glob("*/meta.json"))]
+    first = len(rows) + 1
+    for i, spec in enumerate(specs, start=first):
+        run_dir = root / f"{i:02d}-{spec.slug}"
+        _say(
+            progress,
+            f"[{i}/{len(specs)}] {spec.label}: {spec.scenario.name}, {spec.load.users} users, {spec.load.seconds:g} s",
+        )
+        row = run_one(spec, run_dir, f"{i:02d}-{spec.slug}", machine, progress)
+        rows.append(row)
+        bound = "  (generator-bound)" if row["generator_bound"] else ""
+        _say(progress, f"      {row['rps']:.1f} req/s, p99 {row['p99_ms']:.0f} ms, {row['failures']} failures{bound}")
+    pd.DataFrame(rows, columns=SUMMARY_COLUMNS).to_csv(root / "summary.csv", index=False)
+    return load_runs(root)
+
+
+def run_one(spec: RunSpec, run_dir: Path, run_id: str, machine: dict, progress: TextIO | None) -> dict:
+    run_dir.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    command = spec.variant.command(port, spec.workers, spec.policy)
+    with ManagedProcess(command, log_path=run_dir / "server.log") as server:
+        wait_until_serving(f"{url}/health", server, ready_line=spec.variant.ready_line)
+        sampler = Sampler({"server": server.pid})
+        with start_locust(spec.scenario, url, spec.load, run_dir, spec.locust_env) as locust:
+            sampler.watch("generator", locust.pid)
+            started_at = time.time()
+            sampler.start()
+            try:
+                _wait_with_progress(locust, spec.load.seconds, progress)
+            finally:
+                samples = sampler.stop()
+    return _store(spec, run_dir, run_id, machine, samples, started_at)
+
+
+def _wait_with_progress(locust: ManagedProcess, seconds: float, progress: TextIO | None) -> None:
+    # Locust needs a second or two to start and a moment to write its CSVs after the run.
+    deadline = time.monotonic() + seconds + 30
+    started = time.monotonic()
+    while locust.alive():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"Locust did not finish:\n{locust.log_text()}")
+        time.sleep(0.5)
+        if progress is not None and getattr(progress, "isatty", lambda: False)():
+            elapsed = min(seconds, time.monotonic() - started)
+            bar = "#" * int(20 * elapsed / seconds)
+            progress.write(f"\r      [{bar:<20}] {elapsed:4.0f}/{seconds:g} s")
+            progress.flush()
+    if progress is not None and getattr(progress, "isatty", lambda: False)():
+        progress.write("\r" + " " * 40 + "\r")
+
+
+def _store(spec: RunSpec, run_dir: Path, run_id: str, machine: dict, samples: Samples, started_at: float) -> dict:
+    stats, history, counts = read_locust_results(run_dir)
+    samples.cores.to_csv(run_dir / "cores.csv", index=False)
+    samples.procs.to_csv(run_dir / "procs.csv", index=False)
+    agg = stats[stats["Name"] == "Aggregated"].iloc[0]
+
+    # CPU figures cover only the seconds in which requests flowed, not Locust's start-up.
+    live = history[(history["Name"] == "Aggregated") & (history["Requests/s"] > 0)]
+    t_from = (live["Timestamp"].min() - started_at) if not live.empty else 0.0
+    t_to = (live["Timestamp"].max() - started_at) if not live.empty else samples.seconds
+    window = samples.procs[(samples.procs["t"] >= t_from) & (samples.procs["t"] <= t_to)]
+    per_tick = window.groupby(["group", "t"])["cpu_pct"].sum().groupby("group").mean()
+    server_cpu = float(per_tick.get("server", 0.0))
+    generator_cpu = float(per_tick.get("generator", 0.0))
+    shares = sorted(counts.values())
+    row = {
+        "run": run_id,
+        "label": spec.label,
+        "variant": spec.variant.name,
+        "workers": spec.workers,
+        "policy": spec.policy or "-",
+        "scenario": spec.scenario.name,
+        "params": " ".join(f"{k}={v}" for k, v in spec.params),
+        "users": spec.load.users,
+        "seconds": spec.load.seconds,
+        "requests": int(agg["Request Count"]),
+        "failures": int(agg["Failure Count"]),
+        "rps": round(steady_rps(history, spec.load.ramp_s), 2),
+        "p50_ms": float(agg["50%"]),
+        "p99_ms": float(agg["99%"]),
+        "server_cpu_pct": round(server_cpu, 1),
+        "generator_cpu_pct": round(generator_cpu, 1),
+        "generator_bound": generator_cpu > GENERATOR_BOUND_PCT,
+        "worker_max_min": round(shares[-1] / shares[0], 3) if len(shares) > 1 and shares[0] else None,
+        "sampler_overhead_pct": round(samples.overhead_pct, 2),
+    }
+    meta = {
+        "run": run_id,
+        "label": spec.label,
+        "variant": spec.variant.name,
+        "workers": spec.workers,
+        "policy": spec.policy,
+        "scenario": spec.scenario.name,
+        "params": dict(spec.params),
+        "users": spec.load.users,
+        "seconds": spec.load.seconds,
+        "sampler_started_at": started_at,
+        "machine": machine,
+        "summary": row,
+    }
+    write_json(run_dir / "meta.json", meta)
+    return row
+
+
+def _say(progress: TextIO | None, line: str) -> None:
+    if progress is not None:
+        print(line, file=progress, flush=True)

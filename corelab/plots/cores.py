@@ -1,0 +1,68 @@
+"""Per-core utilisation over time: the kit's signature figure.
+
+As High Performance Python draws it: time runs left to right, one row per core, the colour
+is how busy that core was (0-100%). One Python process lights one row; a cluster lights all.
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
+
+from corelab.results import Runs
+
+
+def _labels(runs: Runs) -> list[str]:
+    return list(dict.fromkeys(runs.summary["label"]))
+
+
+def plot_core_heatmap(runs: Runs, *, title: str | None = None) -> Figure:
+    """A time x core heatmap for each run, stacked, on one colour scale."""
+    labels = _labels(runs)
+    n_cores = int(runs.cores["core"].max()) + 1
+    fig, axes = plt.subplots(
+        len(labels), 1, figsize=(10, 0.5 + (0.45 * n_cores + 0.6) * len(labels)), squeeze=False, sharex=True
+    )
+    image = None
+    for ax, label in zip(axes[:, 0], labels, strict=True):
+        table = runs.cores[runs.cores["label"] == label].pivot_table(index="core", columns="t", values="util_pct")
+        t = table.columns.to_numpy()
+        extent = (t.min(), t.max(), n_cores - 0.5, -0.5) if len(t) else None
+        image = ax.imshow(
+            table.to_numpy(), aspect="auto", cmap="inferno", vmin=0, vmax=100, interpolation="nearest", extent=extent
+        )
+        ax.set_yticks(range(n_cores), [f"core {c}" for c in range(n_cores)])
+        mean = runs.cores[runs.cores["label"] == label].groupby("core")["util_pct"].mean()
+        ax.set_title(f"{label}: mean per core " + ", ".join(f"{v:.0f}%" for v in mean), fontsize=10, loc="left")
+    axes[-1, 0].set_xlabel("seconds")
+    if image is not None:
+        fig.colorbar(image, ax=axes[:, 0], label="core utilisation %", fraction=0.03, pad=0.01)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def plot_core_lines(runs: Runs, *, title: str | None = None) -> Figure:
+    """Each core's utilisation over time as a line, one panel per run."""
+    labels = _labels(runs)
+    fig, axes = plt.subplots(1, len(labels), figsize=(5 * len(labels), 3.2), squeeze=False, sharey=True)
+    for ax, label in zip(axes[0], labels, strict=True):
+        data = runs.cores[runs.cores["label"] == label]
+        for core, series in data.groupby("core"):
+            smooth = series["util_pct"].rolling(5, min_periods=1, center=True).mean()
+            ax.plot(series["t"], smooth, label=f"core {core}")
+        ax.set_title(label, fontsize=10)
+        ax.set_xlabel("seconds")
+        ax.set_ylim(0, 105)
+        ax.grid(alpha=0.3)
+    axes[0, 0].set_ylabel("utilisation %")
+    axes[0, -1].legend(loc="lower right", fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_cores(runs: Runs, *, title: str | None = None) -> Figure:
+    """The figure a notebook shows first: per-core heatmaps of every run."""
+    return plot_core_heatmap(runs, title=title)

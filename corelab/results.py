@@ -1,0 +1,198 @@
+"""Where runs are stored, and how they are read back as long pandas tables.
+
+A run is a folder: Locust's CSVs (locust_stats.csv, locust_stats_history.csv), the sampler's
+tables (cores.csv, procs.csv), responses per worker (workers.json), the server's and Locust's
+logs, and meta.json (what was run, where, on what). The parent folder holds summary.csv, one
+row per run. ``load_runs`` turns a folder of runs into one set of long tables.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import psutil
+
+from corelab.procs import PROJECT_ROOT
+
+# A load generator that used more than this share of one core may have been the limit.
+GENERATOR_BOUND_PCT = 80.0
+
+SUMMARY_COLUMNS = [
+    "run", "label", "variant", "workers", "policy", "scenario", "params", "users", "seconds",
+    "requests", "failures", "rps", "p50_ms", "p99_ms",
+    "server_cpu_pct", "generator_cpu_pct", "generator_bound",
+    "worker_max_min", "sampler_overhead_pct",
+]  # fmt: skip
+
+
+@dataclass
+class Runs:
+    """Runs as long tables; every table carries ``run`` and ``label`` to group and plot by."""
+
+    root: Path
+    summary: pd.DataFrame
+    cores: pd.DataFrame  # run, label, t, core, util_pct
+    procs: pd.DataFrame  # run, label, t, group, pid, role, cpu_pct, rss_bytes, core
+    history: pd.DataFrame  # run, label, t, users, rps, failures_per_s, p50_ms, p99_ms
+    workers: pd.DataFrame  # run, label, pid, responses, share
+    endpoints: pd.DataFrame  # run, label, name, requests, failures, rps, p50_ms, p99_ms
+    endpoint_history: pd.DataFrame  # run, label, t, name, rps, p50_ms, p99_ms
+
+    def __repr__(self) -> str:
+        return f"Runs({self.root}, {len(self.summary)} runs)\n{self.summary_table()}"
+
+    def summary_table(self) -> str:
+        return format_summary(self.summary)
+
+    def _repr_html_(self) -> str:
+        return self.summary.to_html(index=False, float_format=lambda x: f"{x:.1f}")
+
+
+def machine_info() -> dict[str, Any]:
+    cpu_model = platform.processor()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu_model = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu_model)
+    except OSError:
+        pass
+    return {
+        "cores": psutil.cpu_count(logical=True),
+        "usable_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else psutil.cpu_count(),
+        "cpu_model": cpu_model,
+        "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "git_commit": git_commit(),
+    }
+
+
+def git_commit() -> str:
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=PROJECT_ROOT, capture_output=True, text=True
+        ).stdout.strip()
+        return commit + ("-dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    path.write_text(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def load_run(run_dir: Path) -> dict[str, Any]:
+    """One run folder as its metadata, summary row and tables."""
+    meta = json.loads((run_dir / "meta.json").read_text())
+    tag = {"run": meta["run"], "label": meta["label"]}
+
+    def tagged(df: pd.DataFrame) -> pd.DataFrame:
+        return df.assign(**tag)[[*tag, *df.columns]]
+
+    cores = pd.read_csv(run_dir / "cores.csv")
+    procs = pd.read_csv(run_dir / "procs.csv")
+    raw = pd.read_csv(run_dir / "locust_stats_history.csv")
+    agg = raw[raw["Name"] == "Aggregated"]
+    # Locust's own Requests/s column is a smoothed average; differences of its running
+    # totals give what was served in each second.
+    dt = agg["Timestamp"].diff()
+    history = pd.DataFrame(
+        {
+            "t": agg["Timestamp"] - meta["sampler_started_at"],
+            "users": agg["User Count"],
+            "rps": (agg["Total Request Count"].diff() / dt).fillna(0.0),
+            "failures_per_s": (agg["Total Failure Count"].diff() / dt).fillna(0.0),
+            "p50_ms": pd.to_numeric(agg["50%"], errors="coerce"),
+            "p99_ms": pd.to_numeric(agg["99%"], errors="coerce"),
+        }
+    )
+    per_name = raw[raw["Name"] != "Aggregated"]
+    endpoint_history = pd.DataFrame(
+        {
+            "t": per_name["Timestamp"] - meta["sampler_started_at"],
+            "name": per_name["Name"],
+            "rps": per_name["Requests/s"],
+            # Locust's "current" percentiles: over the last few seconds, not the whole run.
+            "p50_ms": pd.to_numeric(per_name["50%"], errors="coerce"),
+            "p99_ms": pd.to_numeric(per_name["99%"], errors="coerce"),
+        }
+    )
+    stats = pd.read_csv(run_dir / "locust_stats.csv")
+    stats = stats[stats["Name"] != "Aggregated"]
+    endpoints = pd.DataFrame(
+        {
+            "name": stats["Name"],
+            "requests": stats["Request Count"],
+            "failures": stats["Failure Count"],
+            "rps": stats["Requests/s"],
+            "p50_ms": stats["50%"],
+            "p99_ms": stats["99%"],
+        }
+    )
+    counts = json.loads((run_dir / "workers.json").read_text()) if (run_dir / "workers.json").exists() else {}
+    total = sum(counts.values()) or 1
+    workers = pd.DataFrame(
+        [{"pid": int(pid), "responses": n, "share": n / total} for pid, n in sorted(counts.items())],
+        columns=["pid", "responses", "share"],
+    )
+    return {
+        "meta": meta,
+        "summary": meta["summary"],
+        "cores": tagged(cores),
+        "procs": tagged(procs),
+        "history": tagged(history),
+        "workers": tagged(workers),
+        "endpoints": tagged(endpoints),
+        "endpoint_history": tagged(endpoint_history),
+    }
+
+
+def load_runs(root: str | Path) -> Runs:
+    """Every run under ``root`` (folders holding a meta.json), in the order they ran."""
+    root = Path(root)
+    run_dirs = sorted(p.parent for p in root.glob("*/meta.json"))
+    if not run_dirs:
+        raise FileNotFoundError(f"no runs under {root} (looked for */meta.json)")
+    loaded = [load_run(d) for d in run_dirs]
+
+    def concat(key: str) -> pd.DataFrame:
+        return pd.concat([r[key] for r in loaded], ignore_index=True)
+
+    summary = pd.DataFrame([r["summary"] for r in loaded], columns=SUMMARY_COLUMNS)
+    return Runs(
+        root,
+        summary,
+        concat("cores"),
+        concat("procs"),
+        concat("history"),
+        concat("workers"),
+        concat("endpoints"),
+        concat("endpoint_history"),
+    )
+
+
+def format_summary(summary: pd.DataFrame) -> str:
+    """The summary as a plain-text table, with the speed-up against the first run."""
+    if summary.empty:
+        return "(no runs)"
+    base = summary["rps"].iloc[0] or float("nan")
+    lines = [
+        f"{'run':<28} {'rps':>8} {'x':>6} {'p50 ms':>7} {'p99 ms':>7} {'fail':>5} {'server CPU':>10} {'Locust CPU':>10}"
+    ]
+    for row in summary.itertuples():
+        flag = "  generator-bound!" if row.generator_bound else ""
+        lines.append(
+            f"{row.label:<28} {row.rps:8.1f} {row.rps / base:6.2f} {row.p50_ms:7.0f} {row.p99_ms:7.0f} "
+            f"{row.failures:5d} {row.server_cpu_pct:9.0f}% {row.generator_cpu_pct:9.0f}%{flag}"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,38 @@
+"""The Locust scenarios corelab can run, by short name."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from corelab.procs import PROJECT_ROOT
+
+LOADTESTS = PROJECT_ROOT / "loadtests"
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    locustfile: Path
+    users: int  # a default that saturates the server without overloading the generator
+    summary: str
+    # Users start over this many seconds. Staggered connections are what real clients make,
+    # and a burst of simultaneous connects would all be accepted by whichever worker wakes first.
+    ramp_s: float = 2.0
+
+
+SCENARIOS: dict[str, Scenario] = {
+    s.name: s
+    for s in (
+        Scenario("cpu", LOADTESTS / "cpu.py", 8, "GET /work?ms=10: 10 ms of pure-Python CPU per request"),
+        Scenario("hello", LOADTESTS / "hello.py", 8, "GET /: no work at all"),
+        Scenario("io", LOADTESTS / "io_wait.py", 50, "GET /io?ms=50: 50 ms of waiting, no CPU"),
+    )
+}
+
+
+def get_scenario(name: str) -> Scenario:
+    try:
+        return SCENARIOS[name]
+    except KeyError:
+        raise ValueError(f"unknown scenario {name!r}: choose from {', '.join(SCENARIOS)}") from None

@@ -1,0 +1,43 @@
+"""The server variants corelab can start, as small objects with one interface."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from corelab.procs import python_module
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    module: str
+    # The balancing policies it takes (empty: one process, nothing to balance).
+    policies: tuple[str, ...] = ()
+    # A line in the server's log that says every worker is serving.
+    ready_line: str | None = None
+
+    @property
+    def multi_worker(self) -> bool:
+        return bool(self.policies)
+
+    def command(self, port: int, workers: int, policy: str | None) -> list[str]:
+        args = ["--host", "127.0.0.1", "--port", str(port)]
+        if self.multi_worker:
+            args += ["--workers", str(workers), "--policy", policy or self.policies[0]]
+        return python_module(self.module, *args)
+
+
+VARIANTS: dict[str, Variant] = {
+    v.name: v
+    for v in (
+        Variant("single", "servers.single"),
+        Variant("cluster", "servers.cluster", ("shared", "reuseport", "rr"), ready_line="cluster ready"),
+    )
+}
+
+
+def get_variant(name: str) -> Variant:
+    try:
+        return VARIANTS[name]
+    except KeyError:
+        raise ValueError(f"unknown variant {name!r}: choose from {', '.join(VARIANTS)}") from None
