@@ -17,6 +17,7 @@ import psutil
 import pytest
 
 from corelab.procs import ManagedProcess, free_port, python_module, wait_until_serving
+from corelab.redis_server import RedisServer, RedisUnavailable
 
 OWNER_VAR = "CORELAB_TEST_OWNER"
 os.environ[OWNER_VAR] = "session"
@@ -86,9 +87,7 @@ def serve(tmp_path: Path) -> Iterator[Callable[..., Server]]:
     def start(module: str, *args: str, ready_line: str | None = None, timeout: float = 20.0) -> Server:
         port = free_port()
         log = tmp_path / f"{module.replace('.', '_')}-{port}.log"
-        process = ManagedProcess(
-            python_module(f"servers.{module}", "--port", str(port), *args), log_path=log
-        )
+        process = ManagedProcess(python_module(f"servers.{module}", "--port", str(port), *args), log_path=log)
         started.append(process)
         if ready_line is None and module == "cluster":
             ready_line = "cluster ready"
@@ -99,3 +98,25 @@ def serve(tmp_path: Path) -> Iterator[Callable[..., Server]]:
     yield start
     for process in started:
         process.stop()
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    """A real Redis for one test: REDIS_URL when set, else a redis-server started here and stopped after.
+
+    ``redis_server.stop()`` / ``.start()`` take it away and bring it back on the same port.
+    """
+    try:
+        server = RedisServer().start()
+    except RedisUnavailable as exc:
+        pytest.skip(f"no Redis to test against: {exc}")
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> str:
+    """The URL of the test's real Redis (see ``redis_server``)."""
+    return redis_server.url
