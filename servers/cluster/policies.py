@@ -6,19 +6,35 @@
   spreads new connections across them by a hash of the client's address and port.
 - ``RoundRobinPolicy``: the primary accepts every connection and hands it to the next worker
   over that worker's Unix socket (SCM_RIGHTS): Node's default policy.
+
+A policy whose ``primary_listener`` is not None chooses the worker for every connection the
+primary accepts, in ``route``. A policy that must read the first bytes first (a sticky policy
+peeking with MSG_PEEK) sets ``peeks = True``: the primary then waits until the accepted
+connection is readable (or ``peek_timeout`` passes) before it calls ``route``.
 """
 
 from __future__ import annotations
 
 import socket
+from collections.abc import Sequence
 from typing import Protocol
 
 from servers.cluster.config import ClusterConfig
 from servers.listen import open_listener
 
 
+class RoutableWorker(Protocol):
+    """What a policy may know of a worker when it routes: the primary's Worker records."""
+
+    pid: int
+    slot: int
+
+
 class Policy(Protocol):
     name: str
+    # True: call ``route`` only once the accepted connection has bytes to read (or peek_timeout passed).
+    peeks: bool
+    peek_timeout: float
 
     def open(self) -> None:
         """In the primary, before any worker starts: claim the port or fail clearly."""
@@ -29,11 +45,28 @@ class Policy(Protocol):
     def primary_listener(self) -> socket.socket | None:
         """In the primary: a socket whose connections the primary accepts and distributes."""
 
+    def route(self, conn: socket.socket, workers: Sequence[RoutableWorker]) -> list[RoutableWorker]:
+        """In the primary: the workers to offer ``conn`` to, best first (the first that takes it wins).
+
+        ``workers`` are the ready workers that take new connections, ordered by slot; never empty.
+        Returning an empty list drops the connection (the client sees it closed).
+        """
+
     def close(self) -> None:
         """Stop taking new connections (primary side)."""
 
 
-class SharedPolicy:
+class _NoRouting:
+    """For policies where the workers accept for themselves: the primary never routes."""
+
+    peeks = False
+    peek_timeout = 0.0
+
+    def route(self, conn: socket.socket, workers: Sequence[RoutableWorker]) -> list[RoutableWorker]:
+        return list(workers)
+
+
+class SharedPolicy(_NoRouting):
     name = "shared"
 
     def __init__(self, config: ClusterConfig) -> None:
@@ -55,7 +88,7 @@ class SharedPolicy:
             self.sock = None
 
 
-class ReusePortPolicy:
+class ReusePortPolicy(_NoRouting):
     name = "reuseport"
 
     def __init__(self, config: ClusterConfig) -> None:
@@ -79,10 +112,13 @@ class ReusePortPolicy:
 
 class RoundRobinPolicy:
     name = "rr"
+    peeks = False
+    peek_timeout = 0.0
 
     def __init__(self, config: ClusterConfig) -> None:
         self.config = config
         self.sock: socket.socket | None = None
+        self.turn = 0
 
     def open(self) -> None:
         self.sock = open_listener(self.config.host, self.config.port)
@@ -93,12 +129,21 @@ class RoundRobinPolicy:
     def primary_listener(self) -> socket.socket | None:
         return self.sock
 
+    def route(self, conn: socket.socket, workers: Sequence[RoutableWorker]) -> list[RoutableWorker]:
+        # Next in turn first; the others follow in case that one has just died.
+        start = self.turn % len(workers)
+        self.turn += 1
+        return [*workers[start:], *workers[:start]]
+
     def close(self) -> None:
         if self.sock is not None:
             self.sock.close()
             self.sock = None
 
 
+# Policy name -> class; a new policy adds itself here (and its name to config.POLICIES).
+POLICY_CLASSES: dict[str, type] = {"shared": SharedPolicy, "reuseport": ReusePortPolicy, "rr": RoundRobinPolicy}
+
+
 def make_policy(config: ClusterConfig) -> Policy:
-    policies = {"shared": SharedPolicy, "reuseport": ReusePortPolicy, "rr": RoundRobinPolicy}
-    return policies[config.policy](config)
+    return POLICY_CLASSES[config.policy](config)

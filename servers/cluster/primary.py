@@ -14,6 +14,7 @@ import signal
 import socket
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from servers.cluster import protocol
@@ -46,8 +47,13 @@ class Primary:
         self.selector = selectors.DefaultSelector()
         self.stopping_since: float | None = None
         self.exit_code = 0
-        self.next_rr = 0
         self.announced = False
+        # Accepted connections a peeking policy waits on: socket -> monotonic deadline.
+        self.peeking: dict[socket.socket, float] = {}
+        # Worker -> primary messages, by verb.
+        self.handlers: dict[str, Callable[[Worker, protocol.Message], None]] = {
+            protocol.READY: self._on_ready,
+        }
 
     # -- entry point -------------------------------------------------------------------------
 
@@ -70,6 +76,7 @@ class Primary:
             while not self._finished():
                 self._wait_for_events(timeout=0.5)
                 self._handle_signals()
+                self._route_overdue_peeks()
                 self._manage_workers()
                 self._kill_stragglers()
         finally:
@@ -136,6 +143,8 @@ class Primary:
         listener = self.policy.primary_listener()
         if listener is not None:
             listener.close()
+        for conn in self.peeking:
+            conn.close()
         os.close(self._wakeup_r)
         os.close(self._wakeup_w)
 
@@ -146,10 +155,18 @@ class Primary:
             # The worker is exiting; SIGCHLD will tell us how.
             self.selector.unregister(worker.channel.sock)
             return
-        for msg, _fd in messages:
-            if msg["act"] == protocol.READY:
-                worker.ready = True
-                log.info("worker %d (slot %d) is serving", worker.pid, worker.slot)
+        for msg, fd in messages:
+            if fd is not None:  # workers send no descriptors; never leak one that arrives
+                os.close(fd)
+            handler = self.handlers.get(msg.get("act", ""))
+            if handler is None:
+                log.warning("worker %d sent an unknown message %r", worker.pid, msg)
+                continue
+            handler(worker, msg)
+
+    def _on_ready(self, worker: Worker, _msg: protocol.Message) -> None:
+        worker.ready = True
+        log.info("worker %d (slot %d) is serving", worker.pid, worker.slot)
         if (
             not self.announced
             and len(self.workers) == self.config.workers
@@ -197,6 +214,10 @@ class Primary:
             if listener is not None:
                 self.selector.unregister(listener)
             self.policy.close()
+            for conn in list(self.peeking):
+                self.selector.unregister(conn)
+                conn.close()
+            self.peeking.clear()
         for worker in self.workers.values():
             _signal(worker.pid, signal.SIGTERM if graceful else signal.SIGKILL)
 
@@ -210,7 +231,7 @@ class Primary:
                 pass
             self._forget(self.workers.pop(pid))
 
-    # -- the rr policy: hand each accepted connection to the next worker ----------------------
+    # -- policies that route (rr, and any that peeks): the primary accepts and hands out ----------
 
     def _hand_out_connections(self, listener: socket.socket) -> None:
         while True:
@@ -218,20 +239,43 @@ class Primary:
                 conn, _addr = listener.accept()
             except (BlockingIOError, InterruptedError):
                 return
-            with conn:
-                self._hand_to_next_worker(conn)
+            except OSError as exc:  # e.g. EMFILE: leave the rest in the backlog for the next round
+                log.warning("accept failed: %s", exc)
+                return
+            if self.policy.peeks:
+                # Route once the client has said something (or the wait is over).
+                conn.setblocking(False)
+                self.peeking[conn] = time.monotonic() + self.policy.peek_timeout
+                self.selector.register(conn, selectors.EVENT_READ, self._route_peeked)
+            else:
+                with conn:
+                    self._route(conn)
 
-    def _hand_to_next_worker(self, conn: socket.socket) -> None:
-        ready = [w for w in sorted(self.workers.values(), key=lambda w: w.slot) if w.ready]
-        for _ in range(len(ready)):
-            worker = ready[self.next_rr % len(ready)]
-            self.next_rr += 1
+    def _route_peeked(self, conn: socket.socket) -> None:
+        self.peeking.pop(conn, None)
+        self.selector.unregister(conn)
+        with conn:
+            self._route(conn)
+
+    def _route_overdue_peeks(self) -> None:
+        now = time.monotonic()
+        for conn in [c for c, deadline in self.peeking.items() if deadline <= now]:
+            self._route_peeked(conn)
+
+    def _route(self, conn: socket.socket) -> None:
+        """Offer ``conn`` to the workers the policy names, in its order, until one takes it."""
+        ready = self._routable_workers()
+        if not ready:
+            return  # no worker can take it: closing it is the honest answer (the client sees a reset)
+        for worker in self.policy.route(conn, ready):
             try:
                 worker.channel.send(protocol.CONN, fd=conn.fileno())
                 return
             except OSError:
                 continue  # that worker just died: try the next one
-        # No worker can take it: closing it is the honest answer (the client sees a reset).
+
+    def _routable_workers(self) -> list[Worker]:
+        return [w for w in sorted(self.workers.values(), key=lambda w: w.slot) if w.ready]
 
     # -- signals -----------------------------------------------------------------------------
 
