@@ -1,0 +1,142 @@
+"""The command line: ``python -m corelab bench ...`` and ``python -m corelab demo``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import matplotlib
+
+from corelab.procs import PROJECT_ROOT
+from corelab.quick import pick
+from corelab.scenarios import SCENARIOS
+from corelab.variants import VARIANTS
+
+if TYPE_CHECKING:
+    from corelab.results import Runs
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m corelab", description="Measure how a web server uses the cores.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    bench = commands.add_parser("bench", help="run variants under the same Locust load and compare them")
+    bench.add_argument("--variant", action="append", choices=sorted(VARIANTS), help="repeat for several")
+    bench.add_argument("--workers", type=int, default=2, help="workers for the multi-worker variants")
+    bench.add_argument("--policy", action="append", help="repeat for several (cluster: shared, reuseport, rr)")
+    bench.add_argument("--scenario", choices=sorted(SCENARIOS), default="cpu")
+    bench.add_argument("--seconds", type=float, default=15)
+    bench.add_argument("--users", type=int, help="Locust users (default: the scenario's)")
+    bench.add_argument("--out", type=Path, help="folder for the runs (default: results/<timestamp>)")
+    bench.add_argument("--no-plots", action="store_true", help="write the tables only")
+
+    demo = commands.add_parser("demo", help="one process vs a fork cluster on the CPU scenario, with plots")
+    demo.add_argument("--seconds", type=float, default=pick(15, 5))
+    demo.add_argument("--out", type=Path, default=PROJECT_ROOT / "results" / "demo")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    matplotlib.use("Agg")  # files, not windows: this runs in terminals and CI
+    try:
+        if args.command == "bench":
+            return run_bench(args)
+        return run_demo(args)
+    except KeyboardInterrupt:
+        print("\ninterrupted: every server and load generator has been stopped", file=sys.stderr)
+        return 130
+    except (ValueError, RuntimeError, TimeoutError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    from corelab.bench import bench
+
+    if args.workers < 1:
+        raise ValueError("--workers must be at least 1")
+    if args.seconds < 3:
+        raise ValueError("--seconds must be at least 3 (users start over the first 2 seconds)")
+    runs = bench(
+        args.variant or ["single", "cluster"],
+        workers=args.workers,
+        policies=args.policy,
+        scenario=args.scenario,
+        seconds=args.seconds,
+        users=args.users,
+        out=args.out,
+    )
+    print()
+    print(runs.summary_table())
+    if not args.no_plots:
+        _write_figures(runs)
+    print(f"\nruns and summary.csv in {_shown(runs.root)}")
+    return 0
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    from corelab.bench import bench
+
+    started = time.monotonic()
+    workers = _usable_cores()
+    print(f"corelab demo: one Python process vs a fork cluster of {workers} workers,")
+    print(f"each request burning 10 ms of pure-Python CPU, {args.seconds:g} s per run, on {workers} cores.\n")
+    if args.out.exists():
+        _clear_runs(args.out)
+    policy = VARIANTS["cluster"].policies[0]
+    runs = bench(["single", "cluster"], workers=workers, policies=[policy], seconds=args.seconds, out=args.out)
+    print()
+    print(runs.summary_table())
+    single, cluster = runs.summary.iloc[0], runs.summary.iloc[1]
+    print(
+        f"\nOne process served {single.rps:.0f} req/s on {single.server_cpu_pct:.0f}% CPU (one core); "
+        f"the cluster served {cluster.rps:.0f} req/s on {cluster.server_cpu_pct:.0f}% CPU: "
+        f"{cluster.rps / single.rps:.2f}x."
+    )
+    if runs.summary["generator_bound"].any():
+        print("warning: Locust itself used more than 80% of a core in a run: that run measured Locust, not the server.")
+    _write_figures(runs)
+    print(f"\nfigures, runs and summary.csv in {_shown(runs.root)} ({time.monotonic() - started:.0f} s)")
+    return 0
+
+
+def _write_figures(runs: Runs) -> None:
+    import matplotlib.pyplot as plt
+
+    from corelab.plots import plot_core_heatmap, plot_requests_per_worker, plot_throughput, plot_throughput_by_variant
+
+    figures = {
+        "cores.png": plot_core_heatmap(runs, title="per-core utilisation"),
+        "throughput.png": plot_throughput(runs),
+        "throughput-by-variant.png": plot_throughput_by_variant(runs),
+        "requests-per-worker.png": plot_requests_per_worker(runs),
+    }
+    for name, fig in figures.items():
+        fig.savefig(runs.root / name, dpi=110, bbox_inches="tight")
+        plt.close(fig)
+        print(f"wrote {_shown(runs.root / name)}")
+
+
+def _clear_runs(root: Path) -> None:
+    """A new demo replaces the last one's runs, so the figures show this run alone."""
+    import shutil
+
+    for meta in root.glob("*/meta.json"):
+        shutil.rmtree(meta.parent)
+
+
+def _usable_cores() -> int:
+    from servers.cluster.config import usable_cores
+
+    return usable_cores()
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
