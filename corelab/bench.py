@@ -10,6 +10,7 @@ import json
 import sys
 import time
 from collections.abc import Iterable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -19,6 +20,7 @@ import pandas as pd
 
 from corelab.loadgen import LoadConfig, read_locust_results, start_locust, steady_rps
 from corelab.procs import PROJECT_ROOT, ManagedProcess, free_port, wait_until_serving
+from corelab.redis_server import redis_server
 from corelab.results import (
     GENERATOR_BOUND_PCT,
     SUMMARY_COLUMNS,
@@ -104,6 +106,7 @@ def bench(
     params: Sequence[dict[str, str]] = ({},),
     out: str | Path | None = None,
     progress: TextIO | None = sys.stdout,
+    redis: bool = False,
 ) -> Runs:
     """Run each variant under the same Locust load and return the runs as tables.
 
@@ -111,6 +114,8 @@ def bench(
     {"offload": "process"}]``); a scenario reads them as CORELAB_<NAME> variables.
     ``out`` is the folder the runs are written to (default: results/<timestamp>); runs already
     in it are kept, and the returned tables and summary.csv cover them all.
+    ``redis=True`` gives the runs a real Redis (REDIS_URL, else one started for this call and
+    stopped after); the server and Locust find it in CORELAB_REDIS_URL.
     """
     specs = plan(variants, workers, policies, scenario, seconds, users, params)
     root = Path(out) if out else PROJECT_ROOT / "results" / datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -118,29 +123,38 @@ def bench(
     machine = machine_info()
     rows = [json.loads(p.read_text())["summary"] for p in sorted(root.glob("*/meta.json"))]
     first = len(rows) + 1
-    for i, spec in enumerate(specs, start=first):
-        run_dir = root / f"{i:02d}-{spec.slug}"
-        _say(
-            progress,
-            f"[{i}/{len(specs)}] {spec.label}: {spec.scenario.name}, {spec.load.users} users, {spec.load.seconds:g} s",
-        )
-        row = run_one(spec, run_dir, f"{i:02d}-{spec.slug}", machine, progress)
-        rows.append(row)
-        bound = "  (generator-bound)" if row["generator_bound"] else ""
-        _say(progress, f"      {row['rps']:.1f} req/s, p99 {row['p99_ms']:.0f} ms, {row['failures']} failures{bound}")
+    with redis_server(progress=progress) if redis else nullcontext() as store:
+        env = {"CORELAB_REDIS_URL": store.url, "CORELAB_REDIS_SOURCE": store.source} if store else {}
+        for i, spec in enumerate(specs, start=first):
+            run_dir = root / f"{i:02d}-{spec.slug}"
+            _say(
+                progress,
+                f"[{i}/{len(specs)}] {spec.label}: {spec.scenario.name}, "
+                f"{spec.load.users} users, {spec.load.seconds:g} s",
+            )
+            row = run_one(spec, run_dir, f"{i:02d}-{spec.slug}", machine, progress, env)
+            rows.append(row)
+            bound = "  (generator-bound)" if row["generator_bound"] else ""
+            _say(
+                progress, f"      {row['rps']:.1f} req/s, p99 {row['p99_ms']:.0f} ms, {row['failures']} failures{bound}"
+            )
     pd.DataFrame(rows, columns=SUMMARY_COLUMNS).to_csv(root / "summary.csv", index=False)
     return load_runs(root)
 
 
-def run_one(spec: RunSpec, run_dir: Path, run_id: str, machine: dict, progress: TextIO | None) -> dict:
+def run_one(
+    spec: RunSpec, run_dir: Path, run_id: str, machine: dict, progress: TextIO | None, env: dict | None = None
+) -> dict:
     run_dir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     command = spec.variant.command(port, spec.workers, spec.policy)
-    with ManagedProcess(command, log_path=run_dir / "server.log") as server:
+    # The server gets the run's settings too (e.g. CORELAB_STATE=redis), and ``env`` (e.g. the Redis).
+    env = {**spec.locust_env, **(env or {})}
+    with ManagedProcess(command, log_path=run_dir / "server.log", env=env) as server:
         wait_until_serving(f"{url}/health", server, ready_line=spec.variant.ready_line)
         sampler = Sampler({"server": server.pid})
-        with start_locust(spec.scenario, url, spec.load, run_dir, spec.locust_env) as locust:
+        with start_locust(spec.scenario, url, spec.load, run_dir, env) as locust:
             sampler.watch("generator", locust.pid)
             started_at = time.time()
             sampler.start()
@@ -175,8 +189,9 @@ def _store(spec: RunSpec, run_dir: Path, run_id: str, machine: dict, samples: Sa
     agg = stats[stats["Name"] == "Aggregated"].iloc[0]
 
     # CPU figures cover only the seconds in which requests flowed, not Locust's start-up.
-    live = history[(history["Name"] == "Aggregated") & (history["Requests/s"] > 0)]
-    t_from = (live["Timestamp"].min() - started_at) if not live.empty else 0.0
+    live = history[(history["Name"] == "Aggregated") & (history["Total Request Count"] > 0)]
+    # A history row counts what was done up to its timestamp, so requests began up to 1 s earlier.
+    t_from = (live["Timestamp"].min() - 1 - started_at) if not live.empty else 0.0
     t_to = (live["Timestamp"].max() - started_at) if not live.empty else samples.seconds
     window = samples.procs[(samples.procs["t"] >= t_from) & (samples.procs["t"] <= t_to)]
     per_tick = window.groupby(["group", "t"])["cpu_pct"].sum().groupby("group").mean()

@@ -21,7 +21,12 @@ def plot_core_heatmap(runs: Runs, *, title: str | None = None) -> Figure:
     labels = _labels(runs)
     n_cores = int(runs.cores["core"].max()) + 1
     fig, axes = plt.subplots(
-        len(labels), 1, figsize=(10, 0.5 + (0.45 * n_cores + 0.6) * len(labels)), squeeze=False, sharex=True
+        len(labels),
+        1,
+        figsize=(10, 0.6 + (0.45 * n_cores + 0.7) * len(labels)),
+        squeeze=False,
+        sharex=True,
+        layout="constrained",
     )
     image = None
     for ax, label in zip(axes[:, 0], labels, strict=True):
@@ -36,7 +41,7 @@ def plot_core_heatmap(runs: Runs, *, title: str | None = None) -> Figure:
         ax.set_title(f"{label}: mean per core " + ", ".join(f"{v:.0f}%" for v in mean), fontsize=10, loc="left")
     axes[-1, 0].set_xlabel("seconds")
     if image is not None:
-        fig.colorbar(image, ax=axes[:, 0], label="core utilisation %", fraction=0.03, pad=0.01)
+        fig.colorbar(image, ax=axes[:, 0], label="core utilisation %", fraction=0.03, pad=0.02)
     if title:
         fig.suptitle(title)
     return fig
