@@ -19,6 +19,7 @@ import psutil
 from aiohttp import web
 
 from servers.burn import burn_cpu
+from servers.chat import attach_chat
 from servers.lifeline import die_with_parent
 from servers.params import choice, positive_ms
 
@@ -138,4 +139,6 @@ def create_app(config: AppConfig | None = None) -> web.Application:
             web.get("/health", health),
         ]
     )
+    # Socket.IO at /socket.io/ and the /chat page (servers/chat.py); its modes come from the environment.
+    attach_chat(app)
     return app

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from servers.listen import LOOPBACK
 
-POLICIES = ("shared", "reuseport", "rr")
+POLICIES = ("shared", "reuseport", "rr", "sticky")
 
 
 def usable_cores() -> int:
@@ -39,7 +39,8 @@ def parse_args(argv: list[str] | None = None) -> ClusterConfig:
         choices=POLICIES,
         default="shared",
         help="shared: workers accept on one inherited socket; reuseport: one SO_REUSEPORT socket "
-        "per worker; rr: the primary accepts and hands connections out in turn",
+        "per worker; rr: the primary accepts and hands connections out in turn; sticky: rr, but a "
+        "Socket.IO session's requests go to the worker that holds it (servers/cluster/sticky.py)",
     )
     parser.add_argument("--host", default=LOOPBACK, help="address to listen on (default: loopback only)")
     parser.add_argument("--port", type=int, default=8000)

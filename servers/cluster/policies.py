@@ -146,4 +146,9 @@ POLICY_CLASSES: dict[str, type] = {"shared": SharedPolicy, "reuseport": ReusePor
 
 
 def make_policy(config: ClusterConfig) -> Policy:
+    if config.policy == "sticky":
+        # Imported here, not registered above: sticky.py builds on RoundRobinPolicy (an import cycle).
+        from servers.cluster.sticky import StickyPolicy
+
+        return StickyPolicy(config)
     return POLICY_CLASSES[config.policy](config)

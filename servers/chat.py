@@ -1,0 +1,207 @@
+"""Socket.IO chat on the shared aiohttp app: a small protocol any Socket.IO client can speak.
+
+- on connect the server emits ``welcome`` {"worker": pid};
+- the client emits ``join`` {"room": name} (the acknowledgement is {"room", "worker"});
+- the client emits ``chat`` {"room", "text", "seq", "sent_ms"}; the server emits ``chat`` to
+  everyone in the room with the same fields plus "from" (the sender's sid) and "worker" (the pid
+  that delivered it).
+
+Bad events get an ``error`` event {"event", "error"} naming the problem, never a crash.
+
+Each worker keeps its own sessions and rooms in memory. So in a cluster, a long-polling client
+whose next request lands on another worker fails ("Invalid session"), and a message reaches
+only the room members held by the sender's worker. ``servers.sticky`` fixes the first (sticky
+mode below), ``servers.pubsub`` the second (a Redis manager relays every emit to all workers).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import socketio
+from aiohttp import web
+
+STATIC = Path(__file__).resolve().parent / "static"
+
+# How a variant switches the chat's modes on in its workers: they are forked from a primary
+# that serves no requests, so the primary sets these before forking and every worker reads them.
+STICKY_ENV = "CORELAB_CHAT_STICKY"
+REDIS_URL_ENV = "CORELAB_CHAT_REDIS_URL"
+
+log = logging.getLogger("chat")
+
+
+@dataclass(frozen=True)
+class ChatConfig:
+    # Sticky mode: session ids name the worker that owns them, so the primary can route by them.
+    sticky: bool = False
+    # When set, python-socketio's AsyncRedisManager relays every emit to every worker.
+    redis_url: str | None = None
+    max_room_chars: int = 64
+    max_text_chars: int = 2000
+
+    @classmethod
+    def from_env(cls) -> ChatConfig:
+        return cls(
+            sticky=os.environ.get(STICKY_ENV, "") not in ("", "0"),
+            redis_url=os.environ.get(REDIS_URL_ENV) or None,
+        )
+
+
+chat_key = web.AppKey("chat", socketio.AsyncServer)
+
+
+class BadEvent(ValueError):
+    """An event whose data does not follow the protocol; the message is sent back to the client."""
+
+
+def worker_sid_prefix(pid: int) -> str:
+    return f"w{pid}."
+
+
+def owner_pid(sid: str) -> int | None:
+    """The worker pid a sticky-mode session id names, or None for any other id."""
+    head, dot, _rest = sid.partition(".")
+    if not dot or not head.startswith("w") or not head[1:].isdigit():
+        return None
+    return int(head[1:])
+
+
+def attach_chat(app: web.Application, config: ChatConfig | None = None) -> socketio.AsyncServer:
+    """Add the Socket.IO server (at /socket.io/) and the /chat page to ``app``."""
+    config = config or ChatConfig.from_env()
+    manager = None
+    if config.redis_url:
+        manager = socketio.AsyncRedisManager(config.redis_url, logger=log)
+    sio = socketio.AsyncServer(async_mode="aiohttp", client_manager=manager, logger=False, engineio_logger=False)
+    if config.sticky:
+        # engine.io ids are opaque to clients; prefixing the owner's pid lets the sticky primary
+        # route a request by its sid with no table to keep in step (see servers/sticky.py).
+        prefix = worker_sid_prefix(os.getpid())
+        sio.eio.generate_id = lambda: prefix + secrets.token_urlsafe(12)
+        app.middlewares.append(_sticky_connections)
+    sio.attach(app)
+    _register_handlers(sio, config)
+    app[chat_key] = sio
+    app.add_routes(
+        [
+            web.get("/chat", _page("chat.html", "text/html")),
+            web.get("/static/socket.io.min.js", _page("socket.io.min.js", "application/javascript")),
+        ]
+    )
+    return sio
+
+
+def _page(name: str, content_type: str) -> Callable[[web.Request], Awaitable[web.Response]]:
+    body = (STATIC / name).read_bytes()
+
+    async def handler(_request: web.Request) -> web.Response:
+        return web.Response(body=body, content_type=content_type, charset="utf-8")
+
+    return handler
+
+
+# Paths whose connections the sticky primary must route again: see _sticky_connections.
+_STICKY_PATHS = ("/socket.io/", "/chat", "/static/")
+
+
+@web.middleware
+async def _sticky_connections(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """In sticky mode, keep one connection from carrying requests of two sessions.
+
+    The primary routes a connection by its first request only. A browser reuses idle keep-alive
+    connections for any request to the same origin, so a connection that was routed for one tab
+    could carry the next poll of another tab's session, owned by another worker. So every
+    chat-related response closes its connection (the next request comes on a new one, routed by
+    its own sid), and a request that still arrives for another worker's session is answered 421
+    Misdirected Request instead of being mistaken for a session that never existed.
+    """
+    if not request.path.startswith(_STICKY_PATHS):
+        return await handler(request)
+    sid = request.query.get("sid", "")
+    owner = owner_pid(sid) if sid else None
+    if owner is not None and owner != os.getpid():
+        response: web.StreamResponse = web.json_response(
+            {"error": f"session {sid[:40]} belongs to worker {owner}, not {os.getpid()}: reconnect"}, status=421
+        )
+    else:
+        response = await handler(request)
+    # A WebSocket stays open for its session's life: it is one connection, one session already.
+    if not isinstance(response, web.WebSocketResponse):
+        response.force_close()
+    return response
+
+
+def _register_handlers(sio: socketio.AsyncServer, config: ChatConfig) -> None:
+    pid = os.getpid()
+
+    async def reject(sid: str, event: str, problem: str) -> None:
+        await sio.emit("error", {"event": event, "error": problem}, to=sid)
+
+    @sio.event
+    async def connect(sid: str, _environ: dict, _auth: Any = None) -> None:
+        await sio.emit("welcome", {"worker": pid}, to=sid)
+
+    @sio.event
+    async def join(sid: str, data: Any = None) -> dict[str, Any]:
+        try:
+            room = _room(data, config)
+        except BadEvent as exc:
+            await reject(sid, "join", str(exc))
+            return {"error": str(exc)}
+        await sio.enter_room(sid, room)
+        return {"room": room, "worker": pid}
+
+    @sio.event
+    async def chat(sid: str, data: Any = None) -> dict[str, Any]:
+        try:
+            message = _chat_message(data, config)
+            if message["room"] not in sio.rooms(sid):
+                raise BadEvent(f"join room {message['room']!r} before sending to it")
+        except BadEvent as exc:
+            await reject(sid, "chat", str(exc))
+            return {"error": str(exc)}
+        await sio.emit("chat", {**message, "from": sid, "worker": pid}, room=message["room"])
+        return {"ok": True}
+
+    @sio.on("*")
+    async def unknown(event: str, sid: str, *_args: Any) -> None:
+        await reject(sid, str(event)[:40], f"unknown event {str(event)[:40]!r}: use join or chat")
+
+
+def _room(data: Any, config: ChatConfig) -> str:
+    if not isinstance(data, dict):
+        raise BadEvent('join needs an object {"room": name}')
+    room = data.get("room")
+    if not isinstance(room, str) or not room.strip():
+        raise BadEvent('"room" must be a non-empty string')
+    if len(room) > config.max_room_chars:
+        raise BadEvent(f'"room" must be at most {config.max_room_chars} characters')
+    return room
+
+
+def _chat_message(data: Any, config: ChatConfig) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise BadEvent('chat needs an object {"room", "text", "seq", "sent_ms"}')
+    room = _room(data, config)
+    text = data.get("text")
+    if not isinstance(text, str):
+        raise BadEvent('"text" must be a string')
+    if len(text) > config.max_text_chars:
+        raise BadEvent(f'"text" must be at most {config.max_text_chars} characters')
+    seq = data.get("seq")
+    if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
+        raise BadEvent('"seq" must be a whole number >= 0')
+    sent_ms = data.get("sent_ms")
+    if isinstance(sent_ms, bool) or not isinstance(sent_ms, int | float) or not math.isfinite(sent_ms):
+        raise BadEvent('"sent_ms" must be a number (milliseconds since the epoch)')
+    return {"room": room, "text": text, "seq": seq, "sent_ms": sent_ms}
