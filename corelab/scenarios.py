@@ -27,6 +27,12 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario("cpu", LOADTESTS / "cpu.py", 8, "GET /work?ms=10: 10 ms of pure-Python CPU per request"),
         Scenario("hello", LOADTESTS / "hello.py", 8, "GET /: no work at all"),
         Scenario("io", LOADTESTS / "io_wait.py", 50, "GET /io?ms=50: 50 ms of waiting, no CPU"),
+        Scenario(
+            "shared_state",
+            LOADTESTS / "shared_state.py",
+            4,
+            "GET /limited and /visit: a per-client rate limit and a visit counter (CORELAB_STATE=memory|redis)",
+        ),
     )
 }
 

@@ -22,6 +22,7 @@ from servers.burn import burn_cpu
 from servers.chat import attach_chat
 from servers.lifeline import die_with_parent
 from servers.params import choice, positive_ms
+from servers.state import attach_state
 
 OFFLOAD_MODES = ("none", "thread", "process")
 
@@ -131,6 +132,8 @@ def create_app(config: AppConfig | None = None) -> web.Application:
     app[stats_key] = {"started": time.monotonic(), "requests_served": 0}
     app[pools_key] = {}
     app.cleanup_ctx.append(_shutdown_pools)
+    # /limited, /visit and /visits (servers/state.py): in memory or in Redis, as the environment says.
+    attach_state(app)
     app.add_routes(
         [
             web.get("/", hello),

@@ -16,6 +16,7 @@ from aiohttp import web
 
 from servers.listen import LOOPBACK, ListenError, open_listener, warn_if_exposed
 from servers.serve import serve_until
+from servers.state import add_state_arguments, export_state_arguments
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,9 @@ def parse_args(argv: list[str] | None = None) -> SingleConfig:
     parser.add_argument("--host", default=LOOPBACK, help="address to listen on (default: loopback only)")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--graceful-timeout", type=float, default=10.0, help="seconds in-flight requests get on stop")
+    add_state_arguments(parser)
     args = parser.parse_args(argv)
+    export_state_arguments(args)
     return SingleConfig(args.host, args.port, args.graceful_timeout)
 
 
