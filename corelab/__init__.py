@@ -13,11 +13,14 @@ from corelab.plots import (
     plot_core_lines,
     plot_cores,
     plot_requests_per_worker,
+    plot_shared_state,
     plot_throughput,
     plot_throughput_by_variant,
 )
 from corelab.quick import QUICK, pick
+from corelab.redis_server import redis_server
 from corelab.results import Runs, load_runs
+from corelab.shared_state import shared_state_table
 
 __all__ = [
     "QUICK",
@@ -29,6 +32,9 @@ __all__ = [
     "plot_core_lines",
     "plot_cores",
     "plot_requests_per_worker",
+    "plot_shared_state",
     "plot_throughput",
     "plot_throughput_by_variant",
+    "redis_server",
+    "shared_state_table",
 ]

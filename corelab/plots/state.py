@@ -1,0 +1,61 @@
+"""Shared-state figures: the rate limit as enforced, and the visit counter as each worker reads it."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
+
+from corelab.results import Runs
+from corelab.shared_state import counter_reads, shared_state_table
+
+
+def plot_shared_state(runs: Runs, *, title: str | None = None) -> Figure:
+    """Left: requests a client got through per window, against the limit. Right: the counter vs the truth."""
+    table = shared_state_table(runs)
+    reads = counter_reads(runs)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.8))
+
+    colors = ["tab:red" if abs(t - 1) > 0.05 else "tab:green" for t in table["times_limit"]]
+    bars = left.bar(table["label"], table["admitted_mean"], color=colors)
+    for bar, row in zip(bars, table.itertuples(), strict=True):
+        left.annotate(
+            f"{row.admitted_mean:.1f}\n({row.times_limit:.2f}x the limit)",
+            (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+            ha="center",
+            va="bottom",
+            fontsize=9,
+        )
+    limit = int(table["limit"].iloc[0])
+    left.axhline(limit, color="black", linestyle="--", linewidth=1, label=f"intended limit: {limit}")
+    left.legend(fontsize=8, loc="upper right")
+    left.set_ylabel(f"admitted per client per {table['window_s'].iloc[0]:g} s window")
+    left.set_ylim(0, max(table["admitted_max"].max(), limit) * 1.35)
+    left.set_title("the rate limit, as enforced", fontsize=10)
+    left.tick_params(axis="x", labelsize=8)
+
+    labels = list(table["label"])
+    width = 0.8
+    for i, row in enumerate(table.itertuples()):
+        per_worker = reads[reads["run"] == row.run].drop_duplicates("pid")
+        n = len(per_worker) + 1
+        step = width / n
+        x0 = i - width / 2 + step / 2
+        right.bar(x0, row.visits_answered, step, color="tab:gray", label="visits answered 200" if i == 0 else None)
+        for j, read in enumerate(per_worker.itertuples(), start=1):
+            ok = read.visits == row.visits_answered
+            right.bar(
+                x0 + j * step,
+                read.visits,
+                step,
+                color="tab:green" if ok else "tab:red",
+                label=("counter as each worker reads it (red: wrong)" if i == 0 and j == 1 else None),
+            )
+            right.annotate(f"pid {read.pid}", (x0 + j * step, read.visits), ha="center", va="bottom", fontsize=7)
+    right.set_xticks(range(len(labels)), labels, fontsize=8)
+    right.set_ylabel("visits")
+    right.set_title("the visit counter, against the truth", fontsize=10)
+    right.legend(fontsize=8, loc="lower right")
+
+    fig.suptitle(title or "state kept in each worker's memory vs in Redis", fontsize=11)
+    fig.tight_layout()
+    return fig
