@@ -23,7 +23,7 @@ RESULT_FILE = "shared_state.json"
 TABLE_COLUMNS = [
     "run", "label", "state", "workers", "limit", "window_s", "client_windows",
     "sent_per_window", "admitted_mean", "admitted_max", "times_limit",
-    "visits_answered", "counter_min", "counter_max", "counter_error_pct",
+    "visits_answered", "counter_min", "counter_max", "counter_error_pct", "redis_source",
 ]  # fmt: skip
 
 
@@ -97,6 +97,7 @@ def shared_state_table(runs: Runs) -> pd.DataFrame:
                 "counter_min": min(reads, default=None),
                 "counter_max": max(reads, default=None),
                 "counter_error_pct": 100.0 * (worst - truth) / truth if truth else float("nan"),
+                "redis_source": result.get("redis_source"),
             }
         )
     return pd.DataFrame(rows, columns=TABLE_COLUMNS)

@@ -125,6 +125,8 @@ def _report(environment: Any, **_kwargs: Any) -> None:
         "window_s": WINDOW_S,
         "oversend": OVERSEND,
         "run_tag": RUN_TAG,
+        # Which Redis the server was given, when corelab started the run with one.
+        "redis_source": os.environ.get("CORELAB_REDIS_SOURCE"),
         "windows": rows,
         "visits_answered": visits_answered,
         "counter_reads": reads,

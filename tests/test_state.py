@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Callable
 
 import pytest
+import redis
 
 from corelab.procs import ManagedProcess, free_port, python_module
 from corelab.redis_server import RedisServer
@@ -106,6 +107,16 @@ def test_single_process_memory_state_is_exact(serve: Callable, monkeypatch: pyte
     replies = [get(f"{url}/limited", headers={"X-Client-Id": "dave"}) for _ in range(REQUESTS)]
     for sent, admitted in per_window(replies).values():
         assert admitted == min(sent, LIMIT), per_window(replies)
+
+
+def test_single_takes_state_and_redis_url_options(serve: Callable, redis_url: str) -> None:
+    url = serve("single", "--state", "redis", "--redis-url", redis_url).url
+    for _ in range(3):
+        assert get(f"{url}/visit?page=flags").json()["backend"] == "redis"
+    # The count is in that Redis, not in the server: read it with a client of our own.
+    client = redis.Redis.from_url(redis_url)
+    assert client.get("corelab:visits:flags") == b"3"
+    client.close()
 
 
 BAD_INPUT = [
