@@ -8,19 +8,28 @@ The functions a notebook needs are importable from here::
 from __future__ import annotations
 
 from corelab.bench import bench
+from corelab.blocked_loop import probe_table, run_blocked_loop
+from corelab.parallel import run_parallel
 from corelab.plots import (
     plot_core_heatmap,
     plot_core_lines,
     plot_cores,
+    plot_parallel_cores,
+    plot_probe_latency,
     plot_requests_per_worker,
+    plot_shared_counter,
     plot_shared_state,
+    plot_speedup,
+    plot_task_latency,
     plot_throughput,
     plot_throughput_by_variant,
 )
 from corelab.quick import QUICK, pick
 from corelab.redis_server import redis_server
 from corelab.results import Runs, load_runs
+from corelab.shared_counter import run_shared_counter
 from corelab.shared_state import shared_state_table
+from corelab.spawn_cost import run_spawn_cost
 
 __all__ = [
     "QUICK",
@@ -31,10 +40,20 @@ __all__ = [
     "plot_core_heatmap",
     "plot_core_lines",
     "plot_cores",
+    "plot_parallel_cores",
+    "plot_probe_latency",
     "plot_requests_per_worker",
+    "plot_shared_counter",
     "plot_shared_state",
+    "plot_speedup",
+    "plot_task_latency",
     "plot_throughput",
     "plot_throughput_by_variant",
+    "probe_table",
     "redis_server",
+    "run_blocked_loop",
+    "run_parallel",
+    "run_shared_counter",
+    "run_spawn_cost",
     "shared_state_table",
 ]

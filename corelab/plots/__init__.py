@@ -3,6 +3,13 @@
 from __future__ import annotations
 
 from corelab.plots.cores import plot_core_heatmap, plot_core_lines, plot_cores
+from corelab.plots.parallel import (
+    plot_parallel_cores,
+    plot_probe_latency,
+    plot_shared_counter,
+    plot_speedup,
+    plot_task_latency,
+)
 from corelab.plots.state import plot_shared_state
 from corelab.plots.throughput import plot_requests_per_worker, plot_throughput, plot_throughput_by_variant
 
@@ -10,8 +17,13 @@ __all__ = [
     "plot_core_heatmap",
     "plot_core_lines",
     "plot_cores",
+    "plot_parallel_cores",
+    "plot_probe_latency",
     "plot_requests_per_worker",
+    "plot_shared_counter",
     "plot_shared_state",
+    "plot_speedup",
+    "plot_task_latency",
     "plot_throughput",
     "plot_throughput_by_variant",
 ]

@@ -1,4 +1,7 @@
-"""python -m servers.cluster [--workers N] [--policy shared|reuseport|rr] [--host H] [--port P]"""
+"""python -m servers.cluster [--workers N] [--policy shared|reuseport|rr] [--port P] [--admin-port A] ...
+
+See ``--help`` for every option and the signals the primary understands.
+"""
 
 from __future__ import annotations
 

@@ -17,8 +17,11 @@ Message = dict[str, Any]
 
 # Verbs. Worker -> primary:
 READY = "ready"  # the worker is serving
+HEARTBEAT = "heartbeat"  # pid, rss_bytes, uptime_s, requests_served, time: sent from the event loop
+RECYCLE = "recycle"  # reason: the worker asks to be replaced (e.g. --max-requests reached)
 # Primary -> worker:
 CONN = "conn"  # a client connection follows as a file descriptor
+STOP = "stop"  # stop taking connections, finish in-flight requests, exit
 
 
 class Channel:
@@ -63,7 +66,10 @@ class Channel:
         *lines, self._buffer = self._buffer.split(b"\n")
         messages: list[tuple[Message, int | None]] = []
         for line in lines:
-            msg = json.loads(line)
+            try:
+                msg = json.loads(line)
+            except ValueError:
+                continue  # a torn line (the sender died mid-write): skip it, keep the channel
             fd = self._fds.popleft() if msg["act"] == CONN else None
             messages.append((msg, fd))
         return messages

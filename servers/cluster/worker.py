@@ -2,29 +2,45 @@
 
 The primary forks this; ``run_worker`` never returns, it ends the process with ``os._exit`` so
 that nothing the primary set up (atexit hooks, finally blocks) runs twice.
+
+Besides serving, a worker beats: every ``heartbeat_interval`` its event loop sends the primary
+its pid, memory, uptime and requests served. A blocked loop stops beating, which is how the
+primary tells a hung worker from a busy one. Stopping is a drain, not a cut: the worker stops
+taking connections, answers each request still coming on an open connection with
+``Connection: close`` (so clients reconnect to another worker instead of meeting a closed
+socket), waits for in-flight requests, then exits.
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib
 import os
+import random
 import signal
 import socket
 import sys
+import time
 import traceback
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
+import psutil
 from aiohttp import web
 
+import servers.app  # noqa: F401 - imported once in the primary, so a forked worker boots fast
 from servers.cluster import protocol
 from servers.cluster.config import ClusterConfig
 from servers.cluster.protocol import Channel
 from servers.lifeline import die_with_parent
-from servers.serve import serve_until
 
 # A worker that fails before it serves exits with this code; the primary then stops the
 # cluster instead of respawning a worker that will fail the same way forever.
 EXIT_BOOT_FAILED = 70
+
+# A draining worker whose open connections have all been quiet this long closes them: they
+# belong to idle clients, not to a closed-loop load that would send its next request at once.
+QUIET_BEFORE_CLOSE_S = 0.5
 
 
 def run_worker(
@@ -33,16 +49,17 @@ def run_worker(
     open_listener: Callable[[], socket.socket | None],
     primary_pid: int,
 ) -> None:
-    # Forget the primary's signal handling: the primary tells workers when to stop (SIGTERM).
-    # Ctrl-C in a terminal reaches the whole process group; the primary turns it into SIGTERM.
+    # Forget the primary's signal handling: the primary tells workers what to do. Ctrl-C and a
+    # terminal's hangup reach the whole process group; the primary turns them into orders.
     signal.set_wakeup_fd(-1)
-    for sig in (signal.SIGHUP, signal.SIGCHLD, signal.SIGTERM, signal.SIGQUIT):
+    for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGQUIT):
         signal.signal(sig, signal.SIG_DFL)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for sig in (signal.SIGINT, signal.SIGHUP, signal.SIGUSR2, signal.SIGTTIN, signal.SIGTTOU):
+        signal.signal(sig, signal.SIG_IGN)
     die_with_parent(primary_pid)
     code = 0
     try:
-        asyncio.run(_serve(config, channel, open_listener))
+        asyncio.run(Worker(config, channel, open_listener).serve())
     except BootError:
         code = EXIT_BOOT_FAILED
     except BaseException:
@@ -53,60 +70,150 @@ def run_worker(
     os._exit(code)
 
 
-_handoffs: set[asyncio.Task] = set()
-
-
 class BootError(Exception):
     pass
 
 
-async def _serve(config: ClusterConfig, channel: Channel, open_listener: Callable[[], socket.socket | None]) -> None:
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    loop.add_signal_handler(signal.SIGTERM, stop.set)
-    channel.sock.setblocking(False)
-    serving = False
+def load_factory(spec: str) -> Callable[[], web.Application]:
+    module_name, _, attr = spec.partition(":")
+    return getattr(importlib.import_module(module_name), attr)
 
-    async def start(runner: web.AppRunner) -> None:
-        nonlocal serving
-        listener = open_listener()
+
+@dataclass
+class WorkerStats:
+    started: float = field(default_factory=time.monotonic)
+    requests_served: int = 0
+    last_response: float = 0.0
+
+
+class Worker:
+    def __init__(
+        self, config: ClusterConfig, channel: Channel, open_listener: Callable[[], socket.socket | None]
+    ) -> None:
+        self.config = config
+        self.channel = channel
+        self.open_listener = open_listener
+        self.stats = WorkerStats()
+        self.stopping = asyncio.Event()
+        self.draining = False
+        self.runner: web.AppRunner | None = None
+        self.handoffs: set[asyncio.Task] = set()  # the loop holds tasks only weakly
+        self.recycle_asked = False
+        # gunicorn's jitter: workers started together do not all recycle at the same moment.
+        self.max_requests = config.max_requests + random.randint(0, config.max_requests_jitter)
+        self.process = psutil.Process()
+
+    async def serve(self) -> None:
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, self.stopping.set)
+        self.channel.sock.setblocking(False)
+        try:
+            await self._boot()
+        except Exception as exc:
+            # The app could not be built or the port opened: say it once, plainly, and let the
+            # primary stop the cluster rather than respawn a worker that will fail the same way.
+            print(f"worker {os.getpid()}: cannot start: {exc!r}", file=sys.stderr)
+            raise BootError from exc
+        assert self.runner is not None
+        loop.add_reader(self.channel.fileno(), self._on_channel)
+        self._send(protocol.READY, pid=os.getpid())
+        beats = loop.create_task(self._heartbeats())
+        try:
+            await self.stopping.wait()
+            await self._drain()
+        finally:
+            beats.cancel()
+            await self.runner.cleanup()
+
+    async def _boot(self) -> None:
+        app = load_factory(self.config.app)()
+        app.on_response_prepare.append(self._on_response)
+        self.runner = web.AppRunner(
+            app, handle_signals=False, shutdown_timeout=self.config.graceful_timeout, access_log=None
+        )
+        await self.runner.setup()
+        listener = self.open_listener()
         if listener is not None:
-            await web.SockSite(runner, listener).start()
-        loop.add_reader(channel.fileno(), _on_channel, channel, runner, stop)
-        channel.send(protocol.READY, pid=os.getpid())
-        serving = True
+            await web.SockSite(self.runner, listener).start()
 
-    try:
-        await serve_until(stop, start, shutdown_timeout=config.graceful_timeout)
-    except Exception as exc:
-        if serving:
-            raise
-        # The app could not be built or the port opened: say it once, plainly, and let the
-        # primary stop the cluster rather than respawn a worker that will fail the same way.
-        print(f"worker {os.getpid()}: cannot start: {exc}", file=sys.stderr)
-        raise BootError from exc
+    async def _on_response(self, _request: web.Request, response: web.StreamResponse) -> None:
+        self.stats.requests_served += 1
+        self.stats.last_response = time.monotonic()
+        if self.draining:
+            # The client will open its next request elsewhere instead of on a socket we close.
+            # (aiohttp has already computed the headers when this hook runs: say it in both places.)
+            response.force_close()
+            response.headers["Connection"] = "close"
+        elif self.max_requests and self.stats.requests_served >= self.max_requests and not self.recycle_asked:
+            self.recycle_asked = True
+            self._send(protocol.RECYCLE, reason=f"served {self.stats.requests_served} requests")
 
+    async def _heartbeats(self) -> None:
+        while True:
+            self._send(
+                protocol.HEARTBEAT,
+                pid=os.getpid(),
+                rss_bytes=self.process.memory_info().rss,
+                uptime_s=round(time.monotonic() - self.stats.started, 3),
+                requests_served=self.stats.requests_served,
+                time=time.time(),
+            )
+            await asyncio.sleep(self.config.heartbeat_interval)
 
-def _on_channel(channel: Channel, runner: web.AppRunner, stop: asyncio.Event) -> None:
-    loop = asyncio.get_running_loop()
-    try:
-        messages = channel.receive()
-    except BlockingIOError:
-        return
-    except (EOFError, ConnectionError):
-        # The primary is gone. On Linux the kernel has already sent SIGKILL (die_with_parent);
-        # elsewhere, stop serving now rather than linger as an orphan.
-        loop.remove_reader(channel.fileno())
-        stop.set()
-        return
-    for msg, fd in messages:
-        if msg["act"] == protocol.CONN and fd is not None:
-            conn = socket.socket(fileno=fd)
-            conn.setblocking(False)
-            if stop.is_set() or runner.server is None:
-                conn.close()
-                continue
-            # Keep a reference until the task is done: the loop holds tasks only weakly.
-            task = loop.create_task(loop.connect_accepted_socket(runner.server, conn))
-            _handoffs.add(task)
-            task.add_done_callback(_handoffs.discard)
+    async def _drain(self) -> None:
+        """Stop taking connections; let the open ones finish their requests and close."""
+        assert self.runner is not None
+        self.draining = True
+        for site in list(self.runner.sites):
+            await site.stop()
+        # Connections accepted (or handed over) just before the stop are still being set up:
+        # let them join the server's list, or the check below would close them unseen.
+        await asyncio.sleep(0)
+        if self.handoffs:
+            await asyncio.wait(list(self.handoffs), timeout=1.0)
+        await asyncio.sleep(0)
+        server = self.runner.server
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.config.graceful_timeout
+        while server is not None and server.connections and loop.time() < deadline:
+            busy = any(getattr(conn, "_request_in_progress", False) for conn in server.connections)
+            if not busy and time.monotonic() - self.stats.last_response >= QUIET_BEFORE_CLOSE_S:
+                break
+            await asyncio.sleep(0.02)
+        # runner.cleanup() (in serve) closes what is left and waits for any request still running.
+
+    def _send(self, act: str, **fields: object) -> None:
+        try:
+            self.channel.send(act, **fields)
+        except (BlockingIOError, InterruptedError):
+            pass  # the primary is behind on reading: a heartbeat can be skipped
+        except OSError:
+            self.stopping.set()  # the primary is gone
+
+    def _on_channel(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            messages = self.channel.receive()
+        except BlockingIOError:
+            return
+        except (EOFError, ConnectionError):
+            # The primary is gone. On Linux the kernel has already sent SIGKILL (die_with_parent);
+            # elsewhere, stop serving now rather than linger as an orphan.
+            loop.remove_reader(self.channel.fileno())
+            self.stopping.set()
+            return
+        for msg, fd in messages:
+            if msg["act"] == protocol.CONN and fd is not None:
+                self._take_connection(socket.socket(fileno=fd))
+            elif msg["act"] == protocol.STOP:
+                self.stopping.set()
+
+    def _take_connection(self, conn: socket.socket) -> None:
+        conn.setblocking(False)
+        if self.draining or self.runner is None or self.runner.server is None:
+            conn.close()
+            return
+        loop = asyncio.get_running_loop()
+        task = loop.create_task(loop.connect_accepted_socket(self.runner.server, conn))
+        self.handoffs.add(task)
+        task.add_done_callback(self.handoffs.discard)
