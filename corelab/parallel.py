@@ -1,0 +1,210 @@
+"""The same CPU job in 1..k threads and 1..k processes: what the GIL allows, measured.
+
+Each step runs k copies of one job at once on k workers (threads, processes, or, where the
+interpreter has them, subinterpreters) and times them. Throughput is jobs per second; the
+speed-up is that throughput over one worker's. The pure-Python job holds the GIL, so threads
+take turns; the hashing job (PBKDF2 in OpenSSL) releases it, so threads run side by side.
+A Sampler records every core all along, for the heatmap.
+
+    python -m corelab.parallel [--workers 1 2 4] [--job-seconds 1.0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import sysconfig
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+
+import pandas as pd
+
+from corelab.quick import pick
+from corelab.sampler import Sampler
+from servers.jobs import count_loop, hash_password, timed_job, warm_up
+from servers.lifeline import die_with_parent
+
+TABLE_COLUMNS = ["mode", "job", "workers", "wall_s", "jobs_per_s", "speedup", "t_start", "t_end"]
+
+
+@dataclass(frozen=True)
+class ParallelConfig:
+    workers: tuple[int, ...] = (1, 2, 4)
+    job_seconds: float = 1.0  # one job's length on one idle core
+    sample_interval: float = 0.1
+
+
+@dataclass
+class ParallelResult:
+    table: pd.DataFrame  # mode, job, workers, wall_s, jobs_per_s, speedup, t_start, t_end
+    cores: pd.DataFrame  # t, core, util_pct (t on the same clock as t_start/t_end)
+    skipped: dict[str, str] = field(default_factory=dict)  # mode -> why it was not run
+    cores_available: int = 1
+
+    def speedup(self, mode: str, workers: int) -> float:
+        row = self.table[(self.table["mode"] == mode) & (self.table["workers"] == workers)]
+        return float(row["speedup"].iloc[0]) if not row.empty else float("nan")
+
+    def summary_table(self) -> str:
+        lines = [f"{'mode':<34} {'workers':>7} {'wall s':>7} {'jobs/s':>7} {'speed-up':>8}"]
+        for row in self.table.itertuples():
+            lines.append(f"{row.mode:<34} {row.workers:7d} {row.wall_s:7.2f} {row.jobs_per_s:7.2f} {row.speedup:7.2f}x")
+        lines += [f"{mode}: skipped, {why}" for mode, why in self.skipped.items()]
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return self.summary_table()
+
+
+# -- what this interpreter offers -------------------------------------------------------------
+
+
+def free_threading() -> tuple[bool, str]:
+    """(True, how) when threads can run Python code in parallel here; (False, why not) otherwise."""
+    build = sysconfig.get_config_var("Py_GIL_DISABLED") == 1
+    version = f"CPython {sys.version.split()[0]}"
+    if not build:
+        return False, f"{version} is built with the GIL; free-threaded threads need a 3.13t/3.14t build"
+    # A free-threaded build turns the GIL back on when an extension module asks for it.
+    if getattr(sys, "_is_gil_enabled", lambda: True)():
+        return False, f"{version} is a free-threaded build, but the GIL is enabled (PYTHON_GIL=1 or an old extension)"
+    return True, f"{version} free-threaded build, GIL disabled"
+
+
+def subinterpreters() -> tuple[bool, str]:
+    """(True, how) when concurrent.futures.InterpreterPoolExecutor exists (3.14+); else (False, why)."""
+    import concurrent.futures
+
+    if hasattr(concurrent.futures, "InterpreterPoolExecutor"):
+        return True, "concurrent.futures.InterpreterPoolExecutor (one GIL per interpreter)"
+    return False, (
+        f"CPython {sys.version.split()[0]} has no concurrent.interpreters / InterpreterPoolExecutor (new in 3.14)"
+    )
+
+
+def usable_cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+# -- the measurement ---------------------------------------------------------------------------
+
+
+def calibrate(job: Callable[[int], object], seconds: float, probe: int) -> int:
+    """How many rounds of ``job`` take ``seconds`` on this core now (best of three probes)."""
+    job(probe)  # warm caches
+    best = min(_time_call(job, probe) for _ in range(3))
+    return max(probe // 10, int(probe * seconds / best))
+
+
+def _time_call(job: Callable[[int], object], amount: int) -> float:
+    started = time.perf_counter()
+    job(amount)
+    return time.perf_counter() - started
+
+
+def _thread_pool(k: int) -> Executor:
+    return ThreadPoolExecutor(max_workers=k, thread_name_prefix="parallel")
+
+
+def _process_pool(k: int) -> Executor:
+    # spawn, not fork: a Jupyter kernel runs threads, and forking a threaded process is unsafe.
+    return ProcessPoolExecutor(max_workers=k, mp_context=get_context("spawn"), initializer=die_with_parent)
+
+
+def _interpreter_pool(k: int) -> Executor:
+    import concurrent.futures
+
+    return concurrent.futures.InterpreterPoolExecutor(max_workers=k)  # type: ignore[attr-defined]
+
+
+def _run_step(make_pool: Callable[[int], Executor], k: int, job: str, amount: int) -> tuple[float, float]:
+    """Start k workers, let them start up, then time k jobs at once. Returns (t_start, t_end)."""
+    with make_pool(k) as pool:
+        # Workers start outside the timed part: this measures running, not starting (see spawn_cost).
+        list(pool.map(warm_up, range(k)))
+        started = time.monotonic()
+        futures = [pool.submit(timed_job, job, amount) for _ in range(k)]
+        for future in futures:
+            future.result()
+        return started, time.monotonic()
+
+
+def measure_parallel(config: ParallelConfig | None = None) -> ParallelResult:
+    """Run every mode this interpreter offers at each worker count, sampling the cores meanwhile."""
+    cfg = config or ParallelConfig()
+    python_rounds = calibrate(count_loop, cfg.job_seconds, 200_000)
+    hash_rounds = calibrate(hash_password, cfg.job_seconds, 20_000)
+    free, free_why = free_threading()
+    subs, subs_why = subinterpreters()
+    thread_mode = "threads, free-threaded (pure Python)" if free else "threads (pure Python)"
+    plan: list[tuple[str, Callable[[int], Executor], str, int]] = [
+        (thread_mode, _thread_pool, "python", python_rounds),
+        ("processes (pure Python)", _process_pool, "python", python_rounds),
+        ("threads (hashlib, releases the GIL)", _thread_pool, "hash", hash_rounds),
+    ]
+    skipped = {} if free else {"free-threaded threads": free_why}
+    if subs:
+        plan.append(("subinterpreters (pure Python)", _interpreter_pool, "python", python_rounds))
+    else:
+        skipped["subinterpreters"] = subs_why
+
+    rows = []
+    sampler = Sampler(interval=cfg.sample_interval)
+    t0 = time.monotonic()
+    sampler.start()
+    try:
+        for mode, make_pool, job, amount in plan:
+            try:
+                for k in cfg.workers:
+                    start, end = _run_step(make_pool, k, job, amount)
+                    rows.append({"mode": mode, "job": job, "workers": k, "wall_s": end - start,
+                                 "t_start": start - t0, "t_end": end - t0})  # fmt: skip
+            except Exception as exc:  # a mode the interpreter offers but cannot run this job in: say so
+                skipped[mode] = f"failed here: {type(exc).__name__}: {exc}"
+                rows = [r for r in rows if r["mode"] != mode]
+    finally:
+        samples = sampler.stop()
+    table = pd.DataFrame(rows)
+    if not table.empty:
+        table["jobs_per_s"] = table["workers"] / table["wall_s"]
+        base = table[table["workers"] == 1].set_index("mode")["jobs_per_s"]
+        table["speedup"] = table["jobs_per_s"] / table["mode"].map(base)
+    table = table.reindex(columns=TABLE_COLUMNS)
+    return ParallelResult(table=table, cores=samples.cores, skipped=skipped, cores_available=usable_cores())
+
+
+def run_parallel(workers: Sequence[int] | None = None, job_seconds: float | None = None) -> ParallelResult:
+    """The notebook's entry point: QUICK-aware defaults (short jobs under QUICK=1)."""
+    return measure_parallel(
+        ParallelConfig(
+            workers=tuple(workers or (1, 2, 4)),
+            job_seconds=job_seconds if job_seconds is not None else pick(1.0, 0.25),
+        )
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m corelab.parallel", description=__doc__.splitlines()[0])
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4], help="worker counts to try")
+    parser.add_argument("--job-seconds", type=float, default=1.0, help="one job's length on one idle core")
+    parser.add_argument("--out", type=Path, help="folder to write table.csv and cores.csv to")
+    args = parser.parse_args(argv)
+    if any(k < 1 or k > 64 for k in args.workers) or not 0 < args.job_seconds <= 30:
+        parser.error("workers must be in 1..64 and --job-seconds in (0, 30]")
+    result = measure_parallel(ParallelConfig(workers=tuple(args.workers), job_seconds=args.job_seconds))
+    print(f"{result.cores_available} usable cores, Python {sys.version.split()[0]}")
+    print(result.summary_table())
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        result.table.to_csv(args.out / "table.csv", index=False)
+        result.cores.to_csv(args.out / "cores.csv", index=False)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

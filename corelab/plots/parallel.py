@@ -1,0 +1,157 @@
+"""Figures for what happens inside one process: the blocked loop, the GIL, pools, shared memory."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import TYPE_CHECKING
+
+import matplotlib.pyplot as plt
+import pandas as pd
+from matplotlib.figure import Figure
+
+from corelab.plots.cores import plot_core_heatmap
+from corelab.results import Runs
+
+if TYPE_CHECKING:
+    from corelab.parallel import ParallelResult
+    from corelab.shared_counter import CounterResult
+    from corelab.spawn_cost import SpawnCostResult
+
+PROBE_NAME = "probe /health"
+
+
+def plot_probe_latency(runs: Runs, *, title: str | None = None) -> Figure:
+    """The probe's latency over time per offload mode (log scale), and each mode's CPU throughput."""
+    from corelab.blocked_loop import probe_table
+
+    table = probe_table(runs)
+    fig, (ax_t, ax_p, ax_w) = plt.subplots(1, 3, figsize=(13, 3.6), gridspec_kw={"width_ratios": [2.2, 1, 1]})
+    history = runs.endpoint_history[runs.endpoint_history["name"] == PROBE_NAME]
+    for label, data in history.groupby("label", sort=False):
+        data = data.dropna(subset=["p99_ms"])
+        ax_t.plot(data["t"], data["p99_ms"].clip(lower=0.5), marker=".", label=label)
+    ax_t.set_yscale("log")
+    ax_t.set_xlabel("seconds")
+    ax_t.set_ylabel("probe p99, ms (last seconds)")
+    ax_t.grid(alpha=0.3, which="both")
+    ax_t.legend(fontsize=8)
+    ax_t.set_title("probe latency over time", fontsize=10)
+
+    modes = list(table.index)
+    bars = ax_p.bar(modes, table["probe_p99_ms"].clip(lower=0.5), color="tab:red")
+    for bar, value in zip(bars, table["probe_p99_ms"], strict=True):
+        ax_p.annotate(
+            f"{value:.0f} ms", (bar.get_x() + bar.get_width() / 2, bar.get_height()), ha="center", va="bottom"
+        )
+    ax_p.set_yscale("log")
+    ax_p.set_ylim(top=table["probe_p99_ms"].max() * 4)
+    ax_p.set_xlabel("offload")
+    ax_p.set_title("probe p99 over the run", fontsize=10)
+
+    bars = ax_w.bar(modes, table["work_rps"], color="tab:blue")
+    for bar, value in zip(bars, table["work_rps"], strict=True):
+        ax_w.annotate(f"{value:.0f}/s", (bar.get_x() + bar.get_width() / 2, bar.get_height()), ha="center", va="bottom")
+    ax_w.set_ylim(0, table["work_rps"].max() * 1.25)
+    ax_w.set_xlabel("offload")
+    ax_w.set_title("CPU requests served / s", fontsize=10)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_speedup(result: ParallelResult, *, title: str | None = None) -> Figure:
+    """Speed-up over one worker against the number of workers, one line per mode, beside the ideal."""
+    table = result.table
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ks = sorted(table["workers"].unique())
+    ideal = [min(k, result.cores_available) for k in ks]
+    ax.plot(ks, ideal, "k--", alpha=0.5, label=f"ideal on {result.cores_available} cores")
+    for mode, data in table.groupby("mode", sort=False):
+        ax.plot(data["workers"], data["speedup"], marker="o", label=mode)
+        last = data.iloc[-1]
+        ax.annotate(f"{last['speedup']:.2f}x", (last["workers"], last["speedup"]), xytext=(5, 0),
+                    textcoords="offset points", va="center", fontsize=8)  # fmt: skip
+    ax.set_xticks(ks)
+    ax.set_xlabel("workers running the job at once")
+    ax.set_ylabel("jobs/s over one worker's")
+    ax.set_ylim(0, max(ideal) + 0.6)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left")
+    notes = "; ".join(f"{mode}: skipped" for mode in result.skipped)
+    ax.set_title(title or "speed-up: same job, more workers" + (f"\n({notes})" if notes else ""), fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def plot_parallel_cores(result: ParallelResult, *, title: str | None = None) -> Figure:
+    """The per-core heatmap over the whole measurement, each step (mode, k workers) marked on it."""
+    # plot_core_heatmap reads only .summary["label"] and .cores: one "run" that spans every step.
+    label = "threads, processes, hashlib"
+    runs = SimpleNamespace(summary=pd.DataFrame({"label": [label]}), cores=result.cores.assign(label=label))
+    fig = plot_core_heatmap(runs, title=title)  # type: ignore[arg-type]
+    fig.set_size_inches(12, 3.2)
+    ax = fig.axes[0]
+    colours = dict(zip(result.table["mode"].unique(), plt.cm.tab10.colors, strict=False))
+    for row in result.table.itertuples():
+        ax.axvspan(row.t_start, row.t_end, ymin=0.93, ymax=1.0, color=colours[row.mode], alpha=0.9)
+        ax.axvline(row.t_start, color="white", lw=0.6, alpha=0.7)
+        ax.text((row.t_start + row.t_end) / 2, -0.55, str(row.workers), ha="center", va="bottom", fontsize=7,
+                color="white")  # fmt: skip
+    handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in colours.values()]
+    ax.legend(handles, list(colours), fontsize=7, loc="upper left", bbox_to_anchor=(0, -0.25), ncol=3)
+    ax.set_title("each core over time; the strip on top marks the mode, the number how many workers", fontsize=9,
+                 loc="left")  # fmt: skip
+    return fig
+
+
+def plot_task_latency(result: SpawnCostResult, *, title: str | None = None) -> Figure:
+    """Each mode's task latencies as a box plot with the points on top, on a log scale."""
+    data = result.latencies
+    modes = list(dict.fromkeys(data["mode"]))
+    fig, ax = plt.subplots(figsize=(9, 0.6 + 0.7 * len(modes)))
+    groups = [data.loc[data["mode"] == m, "latency_ms"].to_numpy() for m in modes]
+    ax.boxplot(groups, vert=False, showfliers=False, widths=0.5)
+    for i, values in enumerate(groups, start=1):
+        ax.scatter(values, [i] * len(values), s=6, alpha=0.4, color="tab:blue")
+        ax.annotate(f"median {pd.Series(values).median():.3g} ms", (values.max(), i), xytext=(6, 0),
+                    textcoords="offset points", va="center", fontsize=8)  # fmt: skip
+    ax.set_yticks(range(1, len(modes) + 1), modes)
+    ax.invert_yaxis()
+    ax.set_xscale("log")
+    ax.set_xlim(right=data["latency_ms"].max() * 20)
+    ax.set_xlabel("task latency, ms (log scale): ask for it -> hold its result")
+    ax.grid(alpha=0.3, axis="x", which="both")
+    ax.set_title(title or "a tiny task: reused workers vs a new one per task", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def plot_shared_counter(result: CounterResult, *, title: str | None = None) -> Figure:
+    """Counted vs expected per mode, and the time per increment (log scale)."""
+    table = result.table
+    fig, (ax_c, ax_t) = plt.subplots(1, 2, figsize=(11, 3.6))
+    expected = int(table["expected"].iloc[0])
+    colours = ["tab:red" if lost else "tab:green" for lost in table["lost"]]
+    bars = ax_c.bar(table["mode"], table["counted"], color=colours)
+    ax_c.axhline(expected, color="k", ls="--", lw=1, label=f"expected {expected:,}")
+    for bar, r in zip(bars, table.itertuples(), strict=True):
+        note = f"lost {r.lost:,}\n({r.lost_pct:.0f}%)" if r.lost else "exact"
+        ax_c.annotate(note, (bar.get_x() + bar.get_width() / 2, bar.get_height()), ha="center", va="bottom",
+                      fontsize=8)  # fmt: skip
+    ax_c.set_ylim(0, expected * 1.3)
+    ax_c.set_ylabel("final count")
+    ax_c.legend(fontsize=8, loc="lower right")
+    ax_c.set_title(f"{int(table['processes'].iloc[0])} processes, one shared counter", fontsize=10)
+    bars = ax_t.bar(table["mode"], table["ns_per_op"], color="tab:purple")
+    for bar, value in zip(bars, table["ns_per_op"], strict=True):
+        ax_t.annotate(f"{value:.0f} ns", (bar.get_x() + bar.get_width() / 2, bar.get_height()), ha="center",
+                      va="bottom", fontsize=8)  # fmt: skip
+    ax_t.set_yscale("log")
+    ax_t.set_ylim(top=table["ns_per_op"].max() * 5)
+    ax_t.set_ylabel("ns per increment (log)")
+    ax_t.set_title("what exactness costs", fontsize=10)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,166 @@
+"""Reuse workers instead of starting one per task: the cost of a new process (or thread), measured.
+
+Each mode runs the same tiny task many times, one after the other, and records each task's
+latency: from asking for it to holding its result. The task itself does next to nothing, so
+the latency is the overhead of the mode: handing work to a pool that is already running, or
+creating a thread, or creating a whole process (spawn: a fresh interpreter that imports its
+modules; fork: a copy of this one) and tearing it down again.
+
+    python -m corelab.spawn_cost [--tasks 200] [--process-tasks 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import dataclass
+from multiprocessing import get_all_start_methods, get_context
+
+import pandas as pd
+
+from corelab.quick import pick
+from servers.jobs import tiny_task, tiny_task_over_pipe, warm_up
+from servers.lifeline import die_with_parent
+
+POOL_THREAD = "thread pool (reused)"
+NEW_THREAD = "new thread per task"
+POOL_PROCESS = "process pool (reused, spawn)"
+NEW_SPAWN = "new process per task (spawn)"
+NEW_FORK = "new process per task (fork)"
+
+
+@dataclass(frozen=True)
+class SpawnCostConfig:
+    tasks: int = 200  # per cheap mode (pools, new threads)
+    process_tasks: int = 30  # per new-process mode: each costs tens of milliseconds
+
+
+@dataclass
+class SpawnCostResult:
+    latencies: pd.DataFrame  # mode, task, latency_ms
+
+    def stats(self) -> pd.DataFrame:
+        """Per mode: tasks, median, p90 and p99 latency in ms, in the order the modes ran."""
+        grouped = self.latencies.groupby("mode", sort=False)["latency_ms"]
+        table = pd.DataFrame(
+            {
+                "tasks": grouped.size(),
+                "median_ms": grouped.median(),
+                "p90_ms": grouped.quantile(0.9),
+                "p99_ms": grouped.quantile(0.99),
+            }
+        )
+        return table.reset_index()
+
+    def median_ms(self, mode: str) -> float:
+        return float(self.latencies.loc[self.latencies["mode"] == mode, "latency_ms"].median())
+
+    def summary_table(self) -> str:
+        lines = [f"{'mode':<32} {'tasks':>5} {'median ms':>10} {'p90 ms':>8} {'p99 ms':>8}"]
+        for row in self.stats().itertuples():
+            lines.append(f"{row.mode:<32} {row.tasks:5d} {row.median_ms:10.3f} {row.p90_ms:8.3f} {row.p99_ms:8.3f}")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return self.summary_table()
+
+
+def _through_pool(pool: Executor, tasks: int) -> list[float]:
+    list(pool.map(warm_up, range(2)))  # the pool's start-up is paid once, before the clock runs
+    latencies = []
+    for _ in range(tasks):
+        sent = time.perf_counter()
+        pool.submit(tiny_task, sent).result()
+        latencies.append(time.perf_counter() - sent)
+    return latencies
+
+
+def _new_thread_each(tasks: int) -> list[float]:
+    latencies = []
+    for _ in range(tasks):
+        sent = time.perf_counter()
+        box: list[object] = []
+        thread = threading.Thread(target=_run_into, args=(box, sent))
+        thread.start()
+        thread.join()
+        latencies.append(time.perf_counter() - sent)
+    return latencies
+
+
+def _run_into(box: list[object], sent: float) -> None:
+    box.append(tiny_task(sent))
+
+
+def _new_process_each(method: str, tasks: int) -> list[float]:
+    ctx = get_context(method)
+    latencies = []
+    for _ in range(tasks):
+        sent = time.perf_counter()
+        receiver, sender = ctx.Pipe(duplex=False)
+        process = ctx.Process(target=tiny_task_over_pipe, args=(sender, sent), daemon=True)
+        process.start()
+        sender.close()
+        receiver.recv()
+        # The task is done when its result is here and its process is gone: both are its cost.
+        process.join()
+        latencies.append(time.perf_counter() - sent)
+        receiver.close()
+    return latencies
+
+
+def measure_spawn_cost(config: SpawnCostConfig | None = None) -> SpawnCostResult:
+    cfg = config or SpawnCostConfig()
+    modes: list[tuple[str, Callable[[], list[float]]]] = [
+        (POOL_THREAD, lambda: _with_pool(ThreadPoolExecutor(max_workers=2), cfg.tasks)),
+        (NEW_THREAD, lambda: _new_thread_each(cfg.tasks)),
+        (POOL_PROCESS, lambda: _with_pool(_spawn_pool(), cfg.tasks)),
+        (NEW_SPAWN, lambda: _new_process_each("spawn", cfg.process_tasks)),
+    ]
+    if "fork" in get_all_start_methods():
+        modes.append((NEW_FORK, lambda: _new_process_each("fork", cfg.process_tasks)))
+    rows = []
+    for mode, run in modes:
+        for i, seconds in enumerate(run()):
+            rows.append((mode, i, seconds * 1000.0))
+    return SpawnCostResult(pd.DataFrame(rows, columns=["mode", "task", "latency_ms"]))
+
+
+def _spawn_pool() -> Executor:
+    return ProcessPoolExecutor(max_workers=2, mp_context=get_context("spawn"), initializer=die_with_parent)
+
+
+def _with_pool(pool: Executor, tasks: int) -> list[float]:
+    with pool:
+        return _through_pool(pool, tasks)
+
+
+def run_spawn_cost(tasks: int | None = None, process_tasks: int | None = None) -> SpawnCostResult:
+    """The notebook's entry point: QUICK-aware task counts."""
+    return measure_spawn_cost(SpawnCostConfig(tasks=tasks or pick(200, 40), process_tasks=process_tasks or pick(30, 6)))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m corelab.spawn_cost", description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", type=int, default=200, help="tasks per pool / new-thread mode (1..10000)")
+    parser.add_argument("--process-tasks", type=int, default=30, help="tasks per new-process mode (1..1000)")
+    args = parser.parse_args(argv)
+    if not (1 <= args.tasks <= 10_000 and 1 <= args.process_tasks <= 1000):
+        parser.error("--tasks must be in 1..10000 and --process-tasks in 1..1000")
+    result = measure_spawn_cost(SpawnCostConfig(args.tasks, args.process_tasks))
+    print(result.summary_table())
+    pool, spawn = result.median_ms(POOL_PROCESS), result.median_ms(NEW_SPAWN)
+    print(
+        "note: a spawned child also imports the parent's __main__ module (here corelab.spawn_cost, which pulls in\n"
+        "pandas and matplotlib); run from a notebook or a small script, spawn per task costs less, but never little."
+    )
+    print(f"per-task overhead: reused process pool {pool:.3f} ms, new spawned process {spawn:.1f} ms "
+          f"({spawn / pool:.0f}x)")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

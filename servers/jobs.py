@@ -1,0 +1,89 @@
+"""The small jobs that corelab's in-process experiments hand to threads, processes and interpreters.
+
+It lives here, beside burn.py, and not in corelab, because a spawned process or a subinterpreter
+imports it to run one job: the servers package imports only the standard library, while
+importing corelab pulls in pandas and matplotlib (about a second, and numpy refuses to load in
+a subinterpreter).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from multiprocessing.connection import Connection
+from typing import Any
+
+from servers.lifeline import die_with_parent
+
+
+def count_loop(rounds: int) -> int:
+    """Pure-Python CPU work: ``rounds`` rounds of integer arithmetic, holding the GIL throughout."""
+    x = 0
+    for i in range(rounds):
+        x = (x * 31 + i) & 0xFFFF
+    return x
+
+
+def hash_password(iterations: int) -> int:
+    """CPU work in C that releases the GIL: OpenSSL's PBKDF2 runs outside the interpreter."""
+    return len(hashlib.pbkdf2_hmac("sha256", b"correct horse", b"battery staple", iterations))
+
+
+def timed_job(kind: str, amount: int) -> tuple[float, float, int]:
+    """Run one job and say when it ran (wall-clock start and end, perf_counter) and where (pid)."""
+    job = count_loop if kind == "python" else hash_password
+    started = time.perf_counter()
+    job(amount)
+    return started, time.perf_counter(), os.getpid()
+
+
+def tiny_task(sent_at: float) -> tuple[float, int]:
+    """A task with (next to) no work, so its latency is all overhead: when it began, and where."""
+    return time.perf_counter() - sent_at, os.getpid()
+
+
+def warm_up(_: Any = None) -> int:
+    """Nothing: submitted once per worker so a pool's start-up is not timed as work."""
+    return os.getpid()
+
+
+def tiny_task_over_pipe(conn: Connection, sent_at: float) -> None:
+    """The body of a process started for one task: do the tiny task, send the answer, exit."""
+    die_with_parent()
+    conn.send(tiny_task(sent_at))
+    conn.close()
+
+
+def add_to_counter(name: str, increments: int, mode: str, lock: Any, barrier: Any, results: Any) -> None:
+    """One of several processes adding ``increments`` to the int64 in shared memory ``name``.
+
+    ``unlocked``: read, add, write back, with nothing to stop another process writing between the
+    read and the write, so some additions are lost. ``locked``: the same under ``lock``, one process
+    at a time. ``batched``: count privately and add the total once, under the lock.
+    Puts (start, end) on ``results``.
+    """
+    from multiprocessing.shared_memory import SharedMemory
+
+    die_with_parent()
+    shm = SharedMemory(name=name)
+    counter = shm.buf.cast("q")
+    barrier.wait()  # every process starts adding at the same moment, or they would not collide
+    started = time.perf_counter()
+    if mode == "unlocked":
+        for _ in range(increments):
+            counter[0] += 1
+    elif mode == "locked":
+        for _ in range(increments):
+            with lock:
+                counter[0] += 1
+    else:
+        local = 0
+        for _ in range(increments):
+            local += 1
+        with lock:
+            counter[0] += local
+    ended = time.perf_counter()
+    counter.release()  # a view must go before its memory can be closed
+    shm.close()
+    results.put((started, ended))

@@ -1,0 +1,89 @@
+"""Threads, processes and the GIL; pools vs a worker per task: the claims, with wide margins."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import sys
+import sysconfig
+
+import psutil
+import pytest
+
+from corelab import parallel, spawn_cost
+from corelab.parallel import ParallelConfig, free_threading, measure_parallel, subinterpreters
+from corelab.spawn_cost import NEW_SPAWN, NEW_THREAD, POOL_PROCESS, POOL_THREAD, SpawnCostConfig, measure_spawn_cost
+
+PURE_THREADS = "threads (pure Python)"
+PROCESSES = "processes (pure Python)"
+HASH_THREADS = "threads (hashlib, releases the GIL)"
+
+
+@pytest.fixture(scope="module")
+def measured() -> parallel.ParallelResult:
+    return measure_parallel(ParallelConfig(workers=(1, 2), job_seconds=0.3))
+
+
+def test_threads_do_not_speed_up_pure_python(measured: parallel.ParallelResult) -> None:
+    if free_threading()[0]:
+        pytest.skip("a free-threaded interpreter: here threads may run Python in parallel")
+    assert measured.speedup(PURE_THREADS, 2) <= 1.3, measured.summary_table()
+
+
+def test_processes_do(measured: parallel.ParallelResult) -> None:
+    if measured.cores_available < 2:
+        pytest.skip("one usable core: nothing to run in parallel on")
+    assert measured.speedup(PROCESSES, 2) >= 1.5, measured.summary_table()
+
+
+def test_threads_do_speed_up_work_that_releases_the_gil(measured: parallel.ParallelResult) -> None:
+    if measured.cores_available < 2:
+        pytest.skip("one usable core")
+    hashed = measured.speedup(HASH_THREADS, 2)
+    assert hashed >= 1.25, measured.summary_table()
+    assert hashed >= measured.speedup(PURE_THREADS, 2) + 0.2, measured.summary_table()
+
+
+def test_the_cores_were_sampled_throughout(measured: parallel.ParallelResult) -> None:
+    cores = measured.cores
+    assert cores["core"].nunique() == psutil.cpu_count(logical=True)
+    assert cores["t"].max() >= measured.table["t_end"].max() - 0.2
+    assert (measured.table["t_end"] > measured.table["t_start"]).all()
+
+
+def test_what_the_interpreter_lacks_is_skipped_with_a_reason_never_faked(measured: parallel.ParallelResult) -> None:
+    free, _ = free_threading()
+    gil_disabled = sysconfig.get_config_var("Py_GIL_DISABLED") == 1 and not getattr(sys, "_is_gil_enabled", bool)()
+    assert free == gil_disabled
+    subs, _ = subinterpreters()
+    assert subs == hasattr(concurrent.futures, "InterpreterPoolExecutor")
+    modes = set(measured.table["mode"])
+    if not subs:
+        assert "subinterpreters" in measured.skipped and "3.14" in measured.skipped["subinterpreters"]
+        assert not any("subinterpreter" in m for m in modes)
+    if not free:
+        assert "free-threaded threads" in measured.skipped
+        assert not any("free-threaded" in m for m in modes)
+
+
+def test_a_reused_pool_costs_far_less_per_task_than_a_new_process() -> None:
+    cost = measure_spawn_cost(SpawnCostConfig(tasks=30, process_tasks=4))
+    pool, spawned = cost.median_ms(POOL_PROCESS), cost.median_ms(NEW_SPAWN)
+    assert pool * 10 < spawned, cost.summary_table()
+    assert cost.median_ms(POOL_THREAD) < spawned and cost.median_ms(NEW_THREAD) < spawned
+    assert set(cost.stats()["tasks"]) <= {30, 4}
+
+
+@pytest.mark.parametrize(
+    ("main", "argv"),
+    [
+        (parallel.main, ["--workers", "0"]),
+        (parallel.main, ["--job-seconds", "-1"]),
+        (spawn_cost.main, ["--tasks", "0"]),
+        (spawn_cost.main, ["--process-tasks", "100000"]),
+    ],
+)
+def test_bad_command_line_input_is_a_clear_error(main, argv: list[str], capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2
+    assert "must be" in capsys.readouterr().err

@@ -1,0 +1,36 @@
+"""Processes sharing one counter in multiprocessing.shared_memory: lost updates, exact with a lock."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from corelab.shared_counter import CounterConfig, main, measure_counter, run_counter
+
+
+def shm_segments() -> set[str]:
+    shm = Path("/dev/shm")
+    return {p.name for p in shm.iterdir()} if shm.is_dir() else set()
+
+
+def test_unlocked_loses_updates_locked_and_batched_are_exact() -> None:
+    before = shm_segments()
+    result = measure_counter(CounterConfig(processes=2, increments=200_000))
+    unlocked, locked, batched = (result.row(m) for m in ("unlocked", "locked", "batched"))
+    assert unlocked.lost > 0, result.summary_table()  # two cores adding at once overwrite each other
+    assert locked.counted == locked.expected == 400_000, result.summary_table()
+    assert batched.counted == batched.expected, result.summary_table()
+    assert locked.ns_per_op > unlocked.ns_per_op and result.lock_cost_ns > 0
+    assert not {s for s in shm_segments() - before if s.startswith("psm_")}, "a shared memory segment was left"
+
+
+def test_an_unknown_mode_is_refused() -> None:
+    with pytest.raises(ValueError, match="unlocked, locked, batched"):
+        run_counter("atomic", CounterConfig())
+
+
+def test_bad_command_line_input_is_a_clear_error(capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit):
+        main(["--processes", "1"])
+    assert "must be" in capsys.readouterr().err
