@@ -8,12 +8,17 @@ The functions a notebook needs are importable from here::
 from __future__ import annotations
 
 from corelab.bench import bench
+from corelab.chat import delivery, delivery_history, handshakes, redis_outage
 from corelab.blocked_loop import probe_table, run_blocked_loop
 from corelab.parallel import run_parallel
 from corelab.plots import (
+    plot_connections_per_worker,
     plot_core_heatmap,
     plot_core_lines,
     plot_cores,
+    plot_delivery,
+    plot_delivery_latency,
+    plot_delivery_over_time,
     plot_parallel_cores,
     plot_probe_latency,
     plot_requests_per_worker,
@@ -35,11 +40,18 @@ __all__ = [
     "QUICK",
     "Runs",
     "bench",
+    "delivery",
+    "delivery_history",
+    "handshakes",
     "load_runs",
     "pick",
+    "plot_connections_per_worker",
     "plot_core_heatmap",
     "plot_core_lines",
     "plot_cores",
+    "plot_delivery",
+    "plot_delivery_latency",
+    "plot_delivery_over_time",
     "plot_parallel_cores",
     "plot_probe_latency",
     "plot_requests_per_worker",
@@ -50,6 +62,7 @@ __all__ = [
     "plot_throughput",
     "plot_throughput_by_variant",
     "probe_table",
+    "redis_outage",
     "redis_server",
     "run_blocked_loop",
     "run_parallel",

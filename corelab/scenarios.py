@@ -27,6 +27,12 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario("cpu", LOADTESTS / "cpu.py", 8, "GET /work?ms=10: 10 ms of pure-Python CPU per request"),
         Scenario("hello", LOADTESTS / "hello.py", 8, "GET /: no work at all"),
         Scenario("io", LOADTESTS / "io_wait.py", 50, "GET /io?ms=50: 50 ms of waiting, no CPU"),
+        Scenario(
+            "chat",
+            LOADTESTS / "chat.py",
+            20,
+            "Socket.IO users in rooms of 4, one message each every 0.5 s: delivery ratio and latency",
+        ),
         Scenario("blocked", LOADTESTS / "blocked_loop.py", 5, "GET /work?ms=50&offload=MODE beside a /health probe"),
         Scenario(
             "shared_state",

@@ -32,6 +32,9 @@ VARIANTS: dict[str, Variant] = {
     for v in (
         Variant("single", "servers.single"),
         Variant("cluster", "servers.cluster", ("shared", "reuseport", "rr"), ready_line="cluster ready"),
+        # The cluster with Socket.IO sticky sessions, and that plus the Redis adapter (servers/chat.py).
+        Variant("sticky", "servers.sticky", ("sticky",), ready_line="cluster ready"),
+        Variant("pubsub", "servers.pubsub", ("sticky",), ready_line="cluster ready"),
     )
 }
 

@@ -5,7 +5,7 @@ python -m servers.pubsub [--workers N] [--redis-url URL] [--host 127.0.0.1] [--p
 Each worker's AsyncRedisManager delivers an emit to its own clients, then publishes it on a Redis
 channel; the other workers deliver what they receive there to theirs. Redis pub/sub is
 at-most-once: a message published while a worker is cut off from Redis never reaches that
-worker's clients (and nothing says so). Without --redis-url (or REDIS_URL) the primary starts a
+worker's clients (and nothing says so). Without --redis-url (or CORELAB_REDIS_URL, REDIS_URL) the primary starts a
 redis-server on a free loopback port (corelab.redis_server) and stops it when it stops.
 """
 
@@ -22,7 +22,8 @@ from servers.sticky import sticky_argv
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(add_help=False)
-    parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL"))
+    # corelab's bench(redis=True) hands its Redis over as CORELAB_REDIS_URL.
+    parser.add_argument("--redis-url", default=os.environ.get("CORELAB_REDIS_URL") or os.environ.get("REDIS_URL"))
     ours, rest = parser.parse_known_args(list(sys.argv[1:] if argv is None else argv))
     if "-h" in rest or "--help" in rest:
         print(__doc__)

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from corelab.plots.chat import (
+    plot_connections_per_worker,
+    plot_delivery,
+    plot_delivery_latency,
+    plot_delivery_over_time,
+)
 from corelab.plots.cores import plot_core_heatmap, plot_core_lines, plot_cores
 from corelab.plots.parallel import (
     plot_parallel_cores,
@@ -14,9 +20,13 @@ from corelab.plots.state import plot_shared_state
 from corelab.plots.throughput import plot_requests_per_worker, plot_throughput, plot_throughput_by_variant
 
 __all__ = [
+    "plot_connections_per_worker",
     "plot_core_heatmap",
     "plot_core_lines",
     "plot_cores",
+    "plot_delivery",
+    "plot_delivery_latency",
+    "plot_delivery_over_time",
     "plot_parallel_cores",
     "plot_probe_latency",
     "plot_requests_per_worker",

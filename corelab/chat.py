@@ -1,0 +1,195 @@
+"""The chat scenario's results: delivery ratio and latency, handshakes, and a Redis outage.
+
+loadtests/chat.py reports every (message, recipient) as a Locust request named
+``delivered (same worker)`` or ``delivered (other worker)``: a success carries the delivery
+latency, a failure is a lost message. Socket.IO handshakes are ``socketio connect`` requests.
+These functions turn a run folder's Locust CSVs into tidy tables::
+
+    runs = bench(["sticky", "pubsub"], scenario="chat", redis=True)
+    delivery(runs)       # run, label, recipients, expected, delivered, lost, ratio, p50_ms ... p99_9_ms
+    handshakes(runs)     # run, label, attempts, failed, failed_ratio
+    runs = redis_outage()  # pubsub under load while its Redis is stopped, then started again
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import TextIO
+
+import pandas as pd
+
+from corelab.bench import plan, run_one
+from corelab.procs import PROJECT_ROOT
+from corelab.redis_server import RedisServer, redis_server
+from corelab.results import SUMMARY_COLUMNS, Runs, load_runs, machine_info
+
+DELIVERY_NAMES = {"delivered (same worker)": "same worker", "delivered (other worker)": "other worker"}
+CONNECT_NAME = "socketio connect"
+PERCENTILES = {"50%": "p50_ms", "90%": "p90_ms", "99%": "p99_ms", "99.9%": "p99_9_ms"}
+# loadtests/chat.py judges a message lost this many seconds after it was sent (CORELAB_LOST_AFTER).
+LOST_AFTER_S = 3.0
+
+
+def _stats(runs: Runs) -> pd.DataFrame:
+    frames = []
+    for row in runs.summary.itertuples():
+        stats = pd.read_csv(Path(runs.root) / row.run / "locust_stats.csv")
+        frames.append(stats.assign(run=row.run, label=row.label))
+    return pd.concat(frames, ignore_index=True)
+
+
+def delivery(runs: Runs) -> pd.DataFrame:
+    """Per run: messages owed to recipients on the sender's worker, on another, and in all;
+    how many arrived, the ratio, and the delivery latency percentiles of those that did."""
+    stats = _stats(runs)
+    rows = []
+    for (run, label), data in stats.groupby(["run", "label"], sort=False):
+        parts = data[data["Name"].isin(DELIVERY_NAMES)]
+        for name, recipients in [*DELIVERY_NAMES.items(), ("all", "all")]:
+            part = parts if name == "all" else parts[parts["Name"] == name]
+            expected = int(part["Request Count"].sum())
+            lost = int(part["Failure Count"].sum())
+            row = {
+                "run": run,
+                "label": label,
+                "recipients": recipients,
+                "expected": expected,
+                "delivered": expected - lost,
+                "lost": lost,
+                "ratio": (expected - lost) / expected if expected else float("nan"),
+            }
+            if name != "all" and len(part) and expected > lost:
+                row.update({col: float(part[pct].iloc[0]) for pct, col in PERCENTILES.items()})
+            rows.append(row)
+    table = pd.DataFrame(rows)
+    for col in PERCENTILES.values():
+        if col not in table:
+            table[col] = float("nan")
+    return table
+
+
+def handshakes(runs: Runs) -> pd.DataFrame:
+    """Per run: Socket.IO connection attempts, how many failed, and the failed share."""
+    stats = _stats(runs)
+    rows = []
+    for (run, label), data in stats.groupby(["run", "label"], sort=False):
+        part = data[data["Name"] == CONNECT_NAME]
+        attempts = int(part["Request Count"].sum())
+        failed = int(part["Failure Count"].sum())
+        rows.append(
+            {
+                "run": run,
+                "label": label,
+                "attempts": attempts,
+                "failed": failed,
+                "failed_ratio": failed / attempts if attempts else float("nan"),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def delivery_history(runs: Runs) -> pd.DataFrame:
+    """Per run and second: deliveries and losses, by recipients (same / other worker).
+
+    A loss is counted when it is judged, LOST_AFTER_S after its message was sent; ``t`` puts it
+    back at the second the message was sent, so an outage's losses line up with the outage.
+    """
+    frames = []
+    for row in runs.summary.itertuples():
+        run_dir = Path(runs.root) / row.run
+        meta = json.loads((run_dir / "meta.json").read_text())
+        lost_after = float(meta.get("params", {}).get("lost_after", LOST_AFTER_S))
+        raw = pd.read_csv(run_dir / "locust_stats_history.csv")
+        for name, recipients in DELIVERY_NAMES.items():
+            part = raw[raw["Name"] == name].sort_values("Timestamp")
+            if part.empty:
+                continue
+            total = part["Total Request Count"].diff().fillna(part["Total Request Count"])
+            lost = part["Total Failure Count"].diff().fillna(part["Total Failure Count"])
+            t = part["Timestamp"] - meta["sampler_started_at"]
+            common = {"run": row.run, "label": row.label, "recipients": recipients}
+            frames.append(pd.DataFrame({**common, "t": t, "delivered": total - lost, "lost": 0.0}))
+            frames.append(pd.DataFrame({**common, "t": t - lost_after, "delivered": 0.0, "lost": lost}))
+    columns = ["run", "label", "t", "recipients", "delivered", "lost"]
+    if not frames:
+        return pd.DataFrame(columns=columns)
+    history = pd.concat(frames, ignore_index=True)
+    return (
+        history.groupby(["run", "label", "recipients", "t"], as_index=False, sort=False)[["delivered", "lost"]]
+        .sum()[columns]
+        .sort_values(["run", "recipients", "t"], ignore_index=True)
+    )
+
+
+def outages(runs: Runs) -> pd.DataFrame:
+    """The Redis outages staged in the runs (from their outage.json): run, label, down_t, up_t."""
+    rows = []
+    for row in runs.summary.itertuples():
+        path = Path(runs.root) / row.run / "outage.json"
+        if path.exists():
+            rows.append({"run": row.run, "label": row.label, **json.loads(path.read_text())})
+    return pd.DataFrame(rows, columns=["run", "label", "down_t", "up_t"])
+
+
+def redis_outage(
+    *,
+    workers: int = 2,
+    seconds: float = 30,
+    down_at: float = 8,
+    down_for: float = 6,
+    users: int | None = None,
+    out: str | Path | None = None,
+    progress: TextIO | None = sys.stdout,
+) -> Runs:
+    """Run the chat scenario on ``pubsub`` and stop its Redis ``down_at`` s into the load for ``down_for`` s.
+
+    The Redis is one the kit starts (it must be able to stop it), so REDIS_URL is not used.
+    The outage's start and end, in seconds on the run's clock, go to the run's outage.json.
+    """
+    spec = plan(["pubsub"], workers, None, "chat", seconds, users)[0]
+    root = Path(out) if out else PROJECT_ROOT / "results" / time.strftime("%Y%m%d-%H%M%S-outage")
+    root.mkdir(parents=True, exist_ok=True)
+    first = len(list(root.glob("*/meta.json"))) + 1
+    run_id = f"{first:02d}-{spec.slug}-outage"
+    run_dir = root / run_id
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with redis_server(progress=progress) as store:
+        if not store.owned:
+            raise RuntimeError("redis_outage needs a Redis it can stop: unset REDIS_URL")
+        stager = threading.Thread(target=_stage_outage, args=(store, run_dir, down_at, down_for), daemon=True)
+        stager.start()
+        if progress is not None:
+            print(f"[{first}] {spec.label}: chat, Redis down from {down_at:g} s for {down_for:g} s", file=progress)
+        row = run_one(spec, run_dir, run_id, machine_info(), progress, {"CORELAB_REDIS_URL": store.url})
+        stager.join(timeout=down_at + down_for + 15)
+    rows = [json.loads(p.read_text())["summary"] for p in sorted(root.glob("*/meta.json"))]
+    pd.DataFrame(rows, columns=SUMMARY_COLUMNS).to_csv(root / "summary.csv", index=False)
+    if progress is not None:
+        print(f"      {row['requests']} deliveries and handshakes, {row['failures']} failed", file=progress)
+    return load_runs(root)
+
+
+def _stage_outage(store: RedisServer, run_dir: Path, down_at: float, down_for: float) -> None:
+    # The load starts when Locust does, and Locust's log file appears when it starts.
+    deadline = time.monotonic() + 60
+    while not (run_dir / "locust.log").exists():
+        if time.monotonic() > deadline:
+            return
+        time.sleep(0.05)
+    time.sleep(down_at)
+    down = time.time()
+    store.stop()
+    time.sleep(down_for)
+    store.start()
+    up = time.time()
+    # Written on the run's clock once meta.json (which holds it) exists.
+    deadline = time.monotonic() + 120
+    while not (run_dir / "meta.json").exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if (run_dir / "meta.json").exists():
+        started = json.loads((run_dir / "meta.json").read_text())["sampler_started_at"]
+        (run_dir / "outage.json").write_text(json.dumps({"down_t": down - started, "up_t": up - started}) + "\n")

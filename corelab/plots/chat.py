@@ -1,0 +1,115 @@
+"""Chat figures: how many messages arrived, how fast, where clients connected, and an outage."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
+
+from corelab.chat import PERCENTILES, delivery, delivery_history, handshakes, outages
+from corelab.results import Runs
+
+COLORS = {"same worker": "tab:green", "other worker": "tab:orange", "all": "tab:blue", "handshakes": "tab:red"}
+
+
+def plot_delivery(runs: Runs, *, title: str | None = None) -> Figure:
+    """Per run: the share of messages delivered (to the sender's worker, to another, in all),
+    and the share of Socket.IO handshakes that failed."""
+    table = delivery(runs)
+    shakes = handshakes(runs).set_index("run")
+    labels = list(dict.fromkeys(table["label"]))
+    runs_order = list(dict.fromkeys(table["run"]))
+    groups = ["same worker", "other worker", "all", "handshakes"]
+    width = 0.8 / len(groups)
+    x = np.arange(len(runs_order))
+    fig, ax = plt.subplots(figsize=(max(6, 2.6 * len(runs_order)), 4))
+    for i, group in enumerate(groups):
+        if group == "handshakes":
+            values = [shakes.loc[r, "failed_ratio"] * 100 if r in shakes.index else np.nan for r in runs_order]
+            name = "handshakes failed"
+        else:
+            part = table[table["recipients"] == group].set_index("run")
+            values = [part.loc[r, "ratio"] * 100 if r in part.index else np.nan for r in runs_order]
+            name = f"delivered: {group}"
+        bars = ax.bar(x + (i - 1.5) * width, values, width, label=name, color=COLORS[group])
+        for bar, value in zip(bars, values, strict=True):
+            if not np.isnan(value):
+                ax.annotate(
+                    f"{value:.0f}%",
+                    (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                    ha="center",
+                    va="bottom",
+                    fontsize=8,
+                )
+    ax.set_xticks(x, labels, fontsize=9)
+    ax.set_ylabel("% of messages (or handshakes)")
+    ax.set_ylim(0, 118)
+    ax.legend(fontsize=8, ncol=4, loc="upper center")
+    ax.set_title(title or "chat: messages delivered, by where the recipient sits", fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def plot_delivery_latency(runs: Runs, *, title: str | None = None) -> Figure:
+    """Delivery latency percentiles (p50 to p99.9) per run and recipients, for delivered messages."""
+    table = delivery(runs)
+    table = table[(table["recipients"] != "all") & table["p50_ms"].notna()]
+    cols = list(PERCENTILES.values())
+    fig, ax = plt.subplots(figsize=(8, 3.8))
+    for row in table.itertuples():
+        ax.plot(
+            [c.removesuffix("_ms").replace("_", ".") for c in cols],
+            [getattr(row, c) for c in cols],
+            marker="o",
+            label=f"{row.label}: {row.recipients}",
+            color=None,
+        )
+    ax.set_ylabel("delivery latency, ms")
+    ax.set_ylim(bottom=0)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title(title or "chat: delivery latency of the messages that arrived", fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def plot_connections_per_worker(runs: Runs, *, title: str | None = None) -> Figure:
+    """How many Socket.IO connections each worker accepted (from the welcome event), per run."""
+    workers = runs.workers
+    labels = list(dict.fromkeys(runs.summary["label"]))
+    fig, axes = plt.subplots(1, max(1, len(labels)), figsize=(3.4 * max(1, len(labels)), 3.2), squeeze=False)
+    for ax, label in zip(axes[0], labels, strict=False):
+        data = workers[workers["label"] == label]
+        ax.bar([str(p) for p in data["pid"]], data["responses"], color="tab:purple")
+        ax.set_title(label, fontsize=10)
+        ax.set_xlabel("worker pid")
+        ax.tick_params(axis="x", labelsize=7, rotation=30)
+    axes[0][0].set_ylabel("connections")
+    fig.suptitle(title or "chat: connections per worker", fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def plot_delivery_over_time(runs: Runs, *, title: str | None = None) -> Figure:
+    """Deliveries and losses per second, by recipients; a staged Redis outage is shaded."""
+    history = delivery_history(runs)
+    labels = list(dict.fromkeys(runs.summary["label"]))
+    fig, axes = plt.subplots(len(labels), 1, figsize=(10, 3.2 * len(labels)), squeeze=False)
+    downs = outages(runs)
+    for ax, label in zip(axes[:, 0], labels, strict=False):
+        data = history[history["label"] == label]
+        for recipients, part in data.groupby("recipients"):
+            color = COLORS.get(str(recipients), "tab:blue")
+            ax.plot(part["t"], part["delivered"], color=color, label=f"delivered: {recipients}")
+            ax.plot(part["t"], part["lost"], color=color, linestyle="--", label=f"lost: {recipients}")
+        for row in downs[downs["label"] == label].itertuples():
+            ax.axvspan(row.down_t, row.up_t, color="tab:red", alpha=0.15, label="Redis down")
+        ax.set_ylabel("messages / s")
+        ax.set_ylim(bottom=0)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8, ncol=3)
+        ax.set_title(label, fontsize=10)
+    axes[-1, 0].set_xlabel("seconds")
+    fig.suptitle(title or "chat: deliveries and losses over time", fontsize=11)
+    fig.tight_layout()
+    return fig
