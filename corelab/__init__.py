@@ -8,8 +8,8 @@ The functions a notebook needs are importable from here::
 from __future__ import annotations
 
 from corelab.bench import bench
-from corelab.chat import delivery, delivery_history, handshakes, redis_outage
 from corelab.blocked_loop import probe_table, run_blocked_loop
+from corelab.chat import delivery, delivery_history, handshakes, redis_outage
 from corelab.parallel import run_parallel
 from corelab.plots import (
     plot_connections_per_worker,
