@@ -34,9 +34,8 @@ def state_cluster(serve: Callable, redis_url: str, monkeypatch: pytest.MonkeyPat
         # A long window, and every count grouped by the window the server names: no test depends
         # on where the clock's window boundaries fall.
         monkeypatch.setenv("CORELAB_RATE_WINDOW_S", "600")
-        monkeypatch.setenv("CORELAB_STATE", backend)
-        monkeypatch.setenv("CORELAB_REDIS_URL", redis_url)
-        return serve("cluster", "--workers", "2", "--policy", "rr").url
+        # The backend by the cluster's own options (bench and the notebook set CORELAB_STATE instead).
+        return serve("cluster", "--workers", "2", "--policy", "rr", "--state", backend, "--redis-url", redis_url).url
 
     return start
 

@@ -7,6 +7,7 @@ import os
 from dataclasses import dataclass
 
 from servers.listen import LOOPBACK
+from servers.state import add_state_arguments, export_state_arguments
 
 POLICIES = ("shared", "reuseport", "rr", "sticky")
 RESTART_MODES = ("rolling", "naive")
@@ -81,7 +82,10 @@ def parse_args(argv: list[str] | None = None) -> ClusterConfig:
     parser.add_argument("--max-memory", type=float, default=None, metavar="MB", help="replace a worker above this RSS")
     parser.add_argument("--max-requests", type=int, default=0, metavar="N", help="replace a worker after N requests")
     parser.add_argument("--max-requests-jitter", type=int, default=0, metavar="J", help="add 0..J to --max-requests")
+    add_state_arguments(parser)
     args = parser.parse_args(argv)
+    # Into the environment, which every forked worker inherits and reads in create_app().
+    export_state_arguments(args)
     if args.workers < 1:
         parser.error("--workers must be at least 1")
     for name in ("port", "admin_port"):
