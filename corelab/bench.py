@@ -129,7 +129,7 @@ def bench(
             run_dir = root / f"{i:02d}-{spec.slug}"
             _say(
                 progress,
-                f"[{i}/{len(specs)}] {spec.label}: {spec.scenario.name}, "
+                f"[{i - first + 1}/{len(specs)}] {spec.label}: {spec.scenario.name}, "
                 f"{spec.load.users} users, {spec.load.seconds:g} s",
             )
             row = run_one(spec, run_dir, f"{i:02d}-{spec.slug}", machine, progress, env)
