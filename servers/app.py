@@ -1,7 +1,7 @@
 """The one aiohttp application that every server variant serves.
 
 ``create_app()`` is also what gunicorn's aiohttp worker loads
-(``gunicorn servers.app:create_app --worker-class aiohttp.GunicornWebWorker``).
+(``gunicorn 'servers.app:create_app()' --worker-class aiohttp.GunicornWebWorker``).
 """
 
 from __future__ import annotations
