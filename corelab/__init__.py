@@ -8,9 +8,7 @@ The functions a notebook needs are importable from here::
 from __future__ import annotations
 
 from corelab.bench import bench
-from corelab.blocked_loop import probe_table, run_blocked_loop
 from corelab.chat import delivery, delivery_history, handshakes, redis_outage
-from corelab.parallel import run_parallel
 from corelab.plots import (
     plot_connections_per_worker,
     plot_core_heatmap,
@@ -32,9 +30,7 @@ from corelab.plots import (
 from corelab.quick import QUICK, pick
 from corelab.redis_server import redis_server
 from corelab.results import Runs, load_runs
-from corelab.shared_counter import run_shared_counter
 from corelab.shared_state import shared_state_table
-from corelab.spawn_cost import run_spawn_cost
 
 __all__ = [
     "QUICK",
@@ -61,12 +57,7 @@ __all__ = [
     "plot_task_latency",
     "plot_throughput",
     "plot_throughput_by_variant",
-    "probe_table",
     "redis_outage",
     "redis_server",
-    "run_blocked_loop",
-    "run_parallel",
-    "run_shared_counter",
-    "run_spawn_cost",
     "shared_state_table",
 ]
