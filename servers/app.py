@@ -11,7 +11,7 @@ import json
 import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import BrokenExecutor, Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from multiprocessing import get_context
 
@@ -73,7 +73,17 @@ async def work(request: web.Request) -> web.Response:
         burn_cpu(ms)
     else:
         pool = _pool(request.app, offload)
-        await asyncio.get_running_loop().run_in_executor(pool, burn_cpu, ms)
+        try:
+            await asyncio.get_running_loop().run_in_executor(pool, burn_cpu, ms)
+        except BrokenExecutor:
+            # A pool worker died (killed, out of memory) and the pool now refuses all work. Drop it,
+            # so that the next request makes a fresh one, and say so rather than answer 500 forever.
+            _drop_pool(request.app, offload, pool)
+            raise web.HTTPServiceUnavailable(
+                text=json.dumps({"error": f"the {offload} pool lost a worker; a new one is made on the next request"}),
+                content_type="application/json",
+                headers={"Retry-After": "1"},
+            ) from None
     return web.json_response(
         {
             "pid": os.getpid(),
@@ -118,6 +128,13 @@ def _pool(app: web.Application, kind: str) -> Executor:
                 max_workers=size, mp_context=get_context("spawn"), initializer=die_with_parent
             )
     return pools[kind]
+
+
+def _drop_pool(app: web.Application, kind: str, broken: Executor) -> None:
+    # Requests in flight on the broken pool all land here; only the first finds it still in place.
+    if app[pools_key].get(kind) is broken:
+        del app[pools_key][kind]
+        broken.shutdown(wait=False, cancel_futures=True)
 
 
 async def _shutdown_pools(app: web.Application) -> AsyncIterator[None]:

@@ -91,3 +91,18 @@ def test_a_cluster_workers_pool_dies_with_it(serve: Callable) -> None:
     os.kill(worker.pid, signal.SIGKILL)  # no clean-up code runs: only the kernel can stop the pool now
     _gone, alive = psutil.wait_procs(pool, timeout=5)
     assert not alive, f"pool processes outlived their worker: {[p.pid for p in alive]}"
+
+
+def test_a_dead_pool_worker_costs_one_503_not_a_500_forever(serve: Callable) -> None:
+    server = serve("single")
+    assert get(f"{server.url}/work?ms=5&offload=process").status == 200
+    workers = [p for p in psutil.Process(server.pid).children() if "resource_tracker" not in " ".join(p.cmdline())]
+    assert workers, "no pool worker to kill"
+    for worker in workers:
+        worker.kill()  # as the kernel's OOM killer would
+    psutil.wait_procs(workers, timeout=5)
+    broken = get(f"{server.url}/work?ms=5&offload=process")
+    assert broken.status == 503, broken.body
+    assert "pool lost a worker" in broken.json()["error"] and broken.headers["Retry-After"] == "1"
+    replies = [get(f"{server.url}/work?ms=5&offload=process").status for _ in range(3)]
+    assert replies == [200, 200, 200]  # a fresh pool
