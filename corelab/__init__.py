@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from corelab.bench import bench
 from corelab.chat import delivery, delivery_history, handshakes, redis_outage
+from corelab.lifecycle import balance, respawn_times, restart_under_load
 from corelab.plots import (
+    plot_balance,
     plot_connections_per_worker,
     plot_core_heatmap,
     plot_core_lines,
@@ -20,6 +22,7 @@ from corelab.plots import (
     plot_parallel_cores,
     plot_probe_latency,
     plot_requests_per_worker,
+    plot_restarts,
     plot_shared_counter,
     plot_shared_state,
     plot_speedup,
@@ -35,12 +38,14 @@ from corelab.shared_state import shared_state_table
 __all__ = [
     "QUICK",
     "Runs",
+    "balance",
     "bench",
     "delivery",
     "delivery_history",
     "handshakes",
     "load_runs",
     "pick",
+    "plot_balance",
     "plot_connections_per_worker",
     "plot_core_heatmap",
     "plot_core_lines",
@@ -51,6 +56,7 @@ __all__ = [
     "plot_parallel_cores",
     "plot_probe_latency",
     "plot_requests_per_worker",
+    "plot_restarts",
     "plot_shared_counter",
     "plot_shared_state",
     "plot_speedup",
@@ -59,5 +65,7 @@ __all__ = [
     "plot_throughput_by_variant",
     "redis_outage",
     "redis_server",
+    "respawn_times",
+    "restart_under_load",
     "shared_state_table",
 ]

@@ -33,6 +33,13 @@ SCENARIOS: dict[str, Scenario] = {
             20,
             "Socket.IO users in rooms of 4, one message each every 0.5 s: delivery ratio and latency",
         ),
+        Scenario(
+            "keepalive", LOADTESTS / "keepalive.py", 20, "GET /work?ms=5, every user on one keep-alive connection"
+        ),
+        Scenario("short", LOADTESTS / "short_connections.py", 20, "GET /work?ms=5, a new connection per request"),
+        Scenario(
+            "cpu_no_retry", LOADTESTS / "cpu_no_retry.py", 8, "GET /work?ms=10 through a client that never retries"
+        ),
         Scenario("blocked", LOADTESTS / "blocked_loop.py", 5, "GET /work?ms=50&offload=MODE beside a /health probe"),
         Scenario(
             "shared_state",

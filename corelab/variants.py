@@ -27,6 +27,21 @@ class Variant:
         return python_module(self.module, *args)
 
 
+@dataclass(frozen=True)
+class GunicornVariant(Variant):
+    """The same app under gunicorn's arbiter and aiohttp's worker: the peer to compare with."""
+
+    def command(self, port: int, workers: int, policy: str | None) -> list[str]:
+        return python_module(
+            "gunicorn",
+            self.module,
+            "--worker-class", "aiohttp.GunicornWebWorker",
+            "--workers", str(workers),
+            "--bind", f"127.0.0.1:{port}",
+            "--graceful-timeout", "10",
+        )  # fmt: skip
+
+
 VARIANTS: dict[str, Variant] = {
     v.name: v
     for v in (
@@ -35,6 +50,8 @@ VARIANTS: dict[str, Variant] = {
         # The cluster with Socket.IO sticky sessions, and that plus the Redis adapter (servers/chat.py).
         Variant("sticky", "servers.sticky", ("sticky",), ready_line="cluster ready"),
         Variant("pubsub", "servers.pubsub", ("sticky",), ready_line="cluster ready"),
+        # gunicorn's workers accept on one inherited socket, as the cluster's shared policy does.
+        GunicornVariant("gunicorn", "servers.app:create_app()", ("shared",)),
     )
 }
 

@@ -9,6 +9,7 @@ from corelab.plots.chat import (
     plot_delivery_over_time,
 )
 from corelab.plots.cores import plot_core_heatmap, plot_core_lines, plot_cores
+from corelab.plots.lifecycle import plot_balance, plot_restarts
 from corelab.plots.parallel import (
     plot_parallel_cores,
     plot_probe_latency,
@@ -20,6 +21,7 @@ from corelab.plots.state import plot_shared_state
 from corelab.plots.throughput import plot_requests_per_worker, plot_throughput, plot_throughput_by_variant
 
 __all__ = [
+    "plot_balance",
     "plot_connections_per_worker",
     "plot_core_heatmap",
     "plot_core_lines",
@@ -30,6 +32,7 @@ __all__ = [
     "plot_parallel_cores",
     "plot_probe_latency",
     "plot_requests_per_worker",
+    "plot_restarts",
     "plot_shared_counter",
     "plot_shared_state",
     "plot_speedup",
