@@ -1,0 +1,119 @@
+"""Benchmarks for the cluster's lifecycle (issue 3), each printed with its target.
+
+    python -m corelab.lifecycle_bench rolling      # rolling restart under CPU load: 0 failed of >= 3,000
+    python -m corelab.lifecycle_bench respawn      # SIGKILL -> replacement serving: median <= 0.5 s
+    python -m corelab.lifecycle_bench balance      # rr, >= 20 keep-alive connections: max/min <= 1.10
+    python -m corelab.lifecycle_bench throughput   # servers.cluster / gunicorn, CPU scenario: >= 0.97
+    python -m corelab.lifecycle_bench all
+
+Run them one at a time on a shared machine (each takes one to three minutes), e.g. under
+``flock /tmp/corelab-cpu.lock``. Results land in results/lifecycle-bench-<time>/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from datetime import datetime
+from pathlib import Path
+
+from corelab.bench import bench
+from corelab.lifecycle import respawn_times, restart_under_load
+from corelab.procs import PROJECT_ROOT
+from corelab.results import machine_info
+
+
+def rolling(root: Path, seconds: float) -> dict:
+    """Two rolling restarts (at 1/3 and 2/3 of the run) under the strict CPU scenario; gunicorn's HUP alike."""
+    runs = restart_under_load(
+        ("rolling", "gunicorn"), scenario="cpu_no_retry", seconds=seconds, at=(seconds / 3, 2 * seconds / 3),
+        out=root / "rolling",
+    )  # fmt: skip
+    rows = {r.kind: r for r in runs.summary.itertuples()}
+    ours = rows["rolling"]
+    return {
+        "rolling_requests": int(ours.requests),
+        "rolling_failed": int(ours.failures),
+        "gunicorn_hup_requests": int(rows["gunicorn"].requests),
+        "gunicorn_hup_failed": int(rows["gunicorn"].failures),
+        "target": "0 failed of >= 3,000",
+        "met": ours.failures == 0 and ours.requests >= 3000,
+    }
+
+
+def respawn(root: Path, kills: int) -> dict:
+    table = respawn_times(kills=kills)
+    table.to_csv(root / "respawn.csv", index=False)
+    print(table.to_string(index=False))
+    median = float(statistics.median(table["seconds"]))
+    return {
+        "respawn_median_s": round(median, 3),
+        "respawn_s": table["seconds"].round(3).tolist(),
+        "backoff_ms": table["backoff_ms"].tolist(),
+        "target": "median <= 0.5 s",
+        "met": median <= 0.5,
+    }
+
+
+def balance(root: Path, seconds: float) -> dict:
+    runs = bench(["cluster"], policies=["rr"], scenario="keepalive", users=20, seconds=seconds, out=root / "balance")
+    row = runs.summary.iloc[-1]
+    connections = json.loads((runs.root / row["run"] / "worker_connections.json").read_text())
+    return {
+        "rr_keepalive_connections": sum(connections.values()),
+        "rr_connections_per_worker": sorted(connections.values()),
+        "rr_requests_max_min": float(row["worker_max_min"]),
+        "target": "max/min <= 1.10",
+        "met": float(row["worker_max_min"]) <= 1.10,
+    }
+
+
+def throughput(root: Path, seconds: float, repeats: int) -> dict:
+    rps: dict[str, list[float]] = {"cluster": [], "gunicorn": []}
+    for i in range(repeats):
+        # Alternate the order so neither always runs on a warmer (or busier) machine.
+        order = ["cluster", "gunicorn"] if i % 2 == 0 else ["gunicorn", "cluster"]
+        runs = bench(order, workers=2, scenario="cpu", seconds=seconds, out=root / f"throughput-{i + 1}")
+        for row in runs.summary.itertuples():
+            rps[row.variant].append(float(row.rps))
+    ratio = statistics.mean(rps["cluster"]) / statistics.mean(rps["gunicorn"])
+    return {
+        "cluster_rps": rps["cluster"],
+        "gunicorn_rps": rps["gunicorn"],
+        "ratio": round(ratio, 3),
+        "target": "cluster / gunicorn >= 0.97",
+        "met": ratio >= 0.97,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m corelab.lifecycle_bench", description=__doc__.split("\n")[0])
+    parser.add_argument("which", choices=("rolling", "respawn", "balance", "throughput", "all"))
+    parser.add_argument("--seconds", type=float, default=None, help="seconds of load per run (default: per benchmark)")
+    parser.add_argument("--kills", type=int, default=6, help="respawn: workers to SIGKILL")
+    parser.add_argument("--repeats", type=int, default=2, help="throughput: runs of each variant")
+    args = parser.parse_args(argv)
+    root = PROJECT_ROOT / "results" / f"lifecycle-bench-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+    root.mkdir(parents=True, exist_ok=True)
+    chosen = ("rolling", "respawn", "balance", "throughput") if args.which == "all" else (args.which,)
+    figures: dict[str, dict] = {}
+    for name in chosen:
+        if name == "rolling":
+            figures[name] = rolling(root, args.seconds or 30)
+        elif name == "respawn":
+            figures[name] = respawn(root, args.kills)
+        elif name == "balance":
+            figures[name] = balance(root, args.seconds or 20)
+        else:
+            figures[name] = throughput(root, args.seconds or 20, args.repeats)
+        print(f"{name}: {json.dumps(figures[name])}", flush=True)
+    figures["machine"] = machine_info()
+    (root / "figures.json").write_text(json.dumps(figures, indent=2) + "\n")
+    print(f"written to {root / 'figures.json'}")
+    return 0 if all(f.get("met", True) for f in figures.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
