@@ -34,9 +34,17 @@ SCENARIOS: dict[str, Scenario] = {
             "Socket.IO users in rooms of 4, one message each every 0.5 s: delivery ratio and latency",
         ),
         Scenario(
-            "keepalive", LOADTESTS / "keepalive.py", 20, "GET /work?ms=5, every user on one keep-alive connection"
+            "keepalive",
+            LOADTESTS / "keepalive.py",
+            20,
+            "GET /work?ms=5, 10/s per user, each user on one keep-alive connection",
         ),
-        Scenario("short", LOADTESTS / "short_connections.py", 20, "GET /work?ms=5, a new connection per request"),
+        Scenario(
+            "short",
+            LOADTESTS / "short_connections.py",
+            20,
+            "GET /work?ms=5, 10/s per user, a new connection per request",
+        ),
         Scenario(
             "cpu_no_retry", LOADTESTS / "cpu_no_retry.py", 8, "GET /work?ms=10 through a client that never retries"
         ),

@@ -1,0 +1,138 @@
+"""Build notebooks 03 and 04 (cluster lifecycle) without outputs: python notebooks/_build_lifecycle.py"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+HERE = Path(__file__).resolve().parent
+
+NB03 = [
+    new_markdown_cell(
+        """# 3. Who gets the connection
+
+**Claim.** When several processes accept on one socket, the operating system decides which one
+gets each new connection, and it does not share them out evenly: Node's documentation reports
+over 70% of the connections landing on two of eight processes. That is why Node made
+round-robin (the primary accepts and hands connections out in turn) its default. But every
+policy places *connections*, not requests: a keep-alive client stays on the worker it first
+reached, however many requests it sends.
+
+**Measurement.** `servers.cluster` with each policy (`shared`: the workers accept on one
+inherited socket; `reuseport`: one `SO_REUSEPORT` socket per worker, hashed by the kernel;
+`rr`: round-robin from the primary), under 20 Locust users that either keep one connection
+alive (`loadtests/keepalive.py`) or open a new connection per request
+(`loadtests/short_connections.py`). Each request burns 5 ms of CPU; each user sends 10 per
+second, below what the two workers can serve, so that a worker's share of the requests
+follows its share of the connections rather than how much CPU it got beside Locust."""
+    ),
+    new_code_cell(
+        """from corelab import balance, pick, plot_balance
+
+result = balance(("shared", "reuseport", "rr"), ("keepalive", "short"), users=20, seconds=pick(15, 3))"""
+    ),
+    new_code_cell("plot_balance(result);"),
+    new_code_cell("result.summary"),
+    new_markdown_cell(
+        """Now the extreme case of "connections, not requests": **one** keep-alive client, round-robin
+policy, two workers. Round-robin hands its single connection to one worker, and every request
+follows it there."""
+    ),
+    new_code_cell(
+        """one = balance(("rr",), ("keepalive",), users=1, seconds=pick(8, 3))
+one.shares[["policy", "clients", "pid", "requests", "connections", "request_share"]]"""
+    ),
+    new_code_cell(
+        """s = result.summary.set_index(["policy", "clients"])
+for (policy, clients), row in s.iterrows():
+    print(
+        f"{policy:>9} / {clients:<9}: busiest/least busy worker = {row.requests_max_min:.2f} (requests), "
+        f"{row.connections_max_min:.2f} (connections), {row.rps:.0f} req/s, {row.failures} failed"
+    )
+keep = result.shares[result.shares["clients"] == "keepalive"].groupby("policy")["connections"].sum()
+print(f"keep-alive: {keep.max()} connections at most per run for 20 users ({keep.max() - 20} reconnections)")
+top = one.shares["request_share"].max()
+print(f"one keep-alive client under rr: one worker served {top:.0%} of its requests")"""
+    ),
+    new_markdown_cell(
+        """**What to notice.**
+- *New connection per request*: round-robin gives each worker the same count, by construction.
+  With `shared` the kernel picks whichever worker is waiting in `accept()`; on this small,
+  2-core machine with users that start over two seconds the result is often close to even, but
+  nothing makes it so. On a larger machine under bursts it piles up, as Node measured.
+  `reuseport` hashes the client's address and port: even on average, uneven for few clients.
+- *Keep-alive*: the connection count is fixed when the users connect; after that, requests
+  follow connections. Even connections give even requests only when every client sends at the
+  same rate, and a single client is served by a single worker whatever the policy.
+- Push the users to saturation (`CORELAB_RATE=1000`) and even connections no longer give even
+  requests: Locust runs on the same two cores, and the worker that shares a core with it
+  serves less (about 13% less on the 2-core machine these notebooks were written on).
+
+Notebook 4 shows what a restart does to these connections."""
+    ),
+]
+
+NB04 = [
+    new_markdown_cell(
+        """# 4. Restart without downtime
+
+**Claim.** A fork cluster can replace all of its workers under load without losing a request:
+a *rolling restart* (SIGHUP or SIGUSR2 to the primary, as gunicorn and PM2 do) starts a new
+worker, waits until it serves, and only then tells an old one to stop taking connections and
+finish what it has in flight. A *naive restart* (stop everything, start everything) drops
+every request that arrives in the gap. A worker that crashes is replaced at once (PM2's
+backoff starts at 100 ms); only its in-flight requests fail.
+
+**Measurement.** Steady CPU load (`GET /work?ms=10`, 8 users) through a client that never
+retries (`loadtests/cpu_no_retry.py`: Locust's `FastHttpUser` would quietly resend a request
+that met a closed connection, hiding the loss). Half-way through: SIGHUP with `--restart
+rolling`; SIGHUP with `--restart naive`; SIGKILL to one worker; and gunicorn's own SIGHUP on
+the same app for comparison. Below each: which worker pid answered in each second."""
+    ),
+    new_code_cell(
+        """from corelab import pick, plot_restarts, restart_under_load
+
+runs = restart_under_load(("rolling", "naive", "crash", "gunicorn"), workers=2, seconds=pick(24, 8))"""
+    ),
+    new_code_cell("plot_restarts(runs);"),
+    new_code_cell('runs.summary[["label", "requests", "failures", "failed_pct", "errors"]]'),
+    new_code_cell(
+        """for row in runs.summary.itertuples():
+    event = runs.events[runs.events["run"] == row.run].iloc[0]
+    timeline = runs.timeline[runs.timeline["run"] == row.run]
+    before = sorted(timeline[timeline["t"] < event.t - 1]["pid"].unique())
+    last = timeline["t"].max()
+    after = sorted(timeline[timeline["t"] >= last - 1]["pid"].unique())
+    print(
+        f"{row.label}: {row.failures} of {row.requests} requests failed; "
+        f"pids serving before {list(before)}, at the end {list(after)}"
+    )"""
+    ),
+    new_markdown_cell(
+        """**What to notice.**
+- *Rolling*: no failure, no dip to zero; the pids change one at a time. The old worker drains:
+  it stops accepting, answers the requests still arriving on its keep-alive connections with
+  `Connection: close` so that the clients reconnect elsewhere, and exits when they are gone.
+- *Naive*: while no worker listens, connections are refused; every such request is a failure.
+- *Crash*: a SIGKILL loses only what that worker had in flight, and a new worker is serving
+  about 0.1 s later. But look at the timeline: the keep-alive clients of the dead worker
+  reconnected at once, to the survivor, before the replacement was up, and they stay there
+  (connections, not requests, are balanced: notebook 3). One core idles until clients reconnect.
+- *gunicorn*: HUP starts the new workers, then stops the old ones gracefully; aiohttp's worker
+  closes its idle keep-alive connections when it stops, so whether a client meets a closed
+  socket is a matter of timing: count the failures above."""
+    ),
+]
+
+
+def write(name: str, cells: list) -> None:
+    nb = new_notebook(cells=cells)
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, HERE / name)
+
+
+if __name__ == "__main__":
+    write("03-who-gets-the-connection.ipynb", NB03)
+    write("04-restart-without-downtime.ipynb", NB04)

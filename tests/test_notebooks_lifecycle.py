@@ -1,0 +1,38 @@
+"""Notebooks 03 and 04 (cluster lifecycle) run end to end in QUICK mode and show what they claim."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.notebooks import execute_notebook, figures, printed
+
+pytestmark = pytest.mark.notebook
+
+
+def test_03_who_gets_the_connection_runs_and_rr_spreads_connections() -> None:
+    nb = execute_notebook("03-who-gets-the-connection.ipynb")
+    assert figures(nb) >= 1
+    text = printed(nb)
+    for policy in ("shared", "reuseport", "rr"):
+        for clients in ("keepalive", "short"):
+            assert re.search(rf"{policy:>9} / {clients:<9}: busiest/least busy worker", text), text
+    # Round-robin with a new connection per request: connections alternate, by construction.
+    rr_short = float(re.search(r"rr / short\s*: busiest/least busy worker = [\d.inf]+ \(requests\), ([\d.]+)", text)[1])
+    assert rr_short <= 1.2, text
+    # One keep-alive client: all its requests on one worker, whatever the policy.
+    assert "one keep-alive client under rr: one worker served 100% of its requests" in text
+
+
+def test_04_restart_without_downtime_runs_and_only_rolling_loses_nothing() -> None:
+    nb = execute_notebook("04-restart-without-downtime.ipynb")
+    assert figures(nb) >= 1
+    text = printed(nb)
+    rolling = re.search(r"rolling restart \(SIGHUP\): (\d+) of (\d+) requests failed", text)
+    naive = re.search(r"naive restart: stop all, start all: (\d+) of (\d+) requests failed", text)
+    assert rolling and naive, text
+    assert int(rolling[1]) == 0 and int(rolling[2]) > 200, text
+    assert int(naive[1]) > 0, text
+    assert re.search(r"a worker SIGKILLed: \d+ of \d+ requests failed", text)
+    assert re.search(r"gunicorn's SIGHUP: \d+ of \d+ requests failed", text)
