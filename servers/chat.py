@@ -34,6 +34,7 @@ STATIC = Path(__file__).resolve().parent / "static"
 # that serves no requests, so the primary sets these before forking and every worker reads them.
 STICKY_ENV = "CORELAB_CHAT_STICKY"
 REDIS_URL_ENV = "CORELAB_CHAT_REDIS_URL"
+REDIS_CHANNEL_ENV = "CORELAB_CHAT_CHANNEL"
 
 log = logging.getLogger("chat")
 
@@ -44,6 +45,8 @@ class ChatConfig:
     sticky: bool = False
     # When set, python-socketio's AsyncRedisManager relays every emit to every worker.
     redis_url: str | None = None
+    # The pub/sub channel: one per cluster, so two clusters sharing a Redis do not mix their rooms.
+    redis_channel: str = "corelab-chat"
     max_room_chars: int = 64
     max_text_chars: int = 2000
 
@@ -52,6 +55,7 @@ class ChatConfig:
         return cls(
             sticky=os.environ.get(STICKY_ENV, "") not in ("", "0"),
             redis_url=os.environ.get(REDIS_URL_ENV) or None,
+            redis_channel=os.environ.get(REDIS_CHANNEL_ENV) or "corelab-chat",
         )
 
 
@@ -74,16 +78,33 @@ def owner_pid(sid: str) -> int | None:
     return int(head[1:])
 
 
+class DeliveringWorkerRedisManager(socketio.AsyncRedisManager):
+    """python-socketio's Redis manager, stamping each ``chat`` with the pid of the worker that delivers it.
+
+    The sender's worker builds the message once; every worker then delivers it to its own room
+    members through ``_handle_emit`` (the local copy directly, the others from the Redis channel).
+    That is the one place that knows which worker delivers, so the "worker" field is set there.
+    ``_handle_emit`` is internal to python-socketio: tests/test_chat.py checks the stamp, so a
+    release that renames it shows up as a failing test, not a silently wrong page.
+    """
+
+    async def _handle_emit(self, message: dict[str, Any]) -> None:
+        data = message.get("data")
+        if message.get("event") == "chat" and isinstance(data, list) and data and isinstance(data[0], dict):
+            message = {**message, "data": [{**data[0], "worker": os.getpid()}, *data[1:]]}
+        await super()._handle_emit(message)
+
+
 def attach_chat(app: web.Application, config: ChatConfig | None = None) -> socketio.AsyncServer:
     """Add the Socket.IO server (at /socket.io/) and the /chat page to ``app``."""
     config = config or ChatConfig.from_env()
     manager = None
     if config.redis_url:
-        manager = socketio.AsyncRedisManager(config.redis_url, logger=log)
+        manager = DeliveringWorkerRedisManager(config.redis_url, channel=config.redis_channel, logger=log)
     sio = socketio.AsyncServer(async_mode="aiohttp", client_manager=manager, logger=False, engineio_logger=False)
     if config.sticky:
         # engine.io ids are opaque to clients; prefixing the owner's pid lets the sticky primary
-        # route a request by its sid with no table to keep in step (see servers/sticky.py).
+        # route a request by its sid with no table to keep in step (servers/cluster/sticky.py).
         prefix = worker_sid_prefix(os.getpid())
         sio.eio.generate_id = lambda: prefix + secrets.token_urlsafe(12)
         app.middlewares.append(_sticky_connections)

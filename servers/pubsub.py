@@ -15,7 +15,7 @@ import argparse
 import os
 import sys
 
-from servers.chat import REDIS_URL_ENV
+from servers.chat import REDIS_CHANNEL_ENV, REDIS_URL_ENV
 from servers.cluster.__main__ import main as cluster_main
 from servers.sticky import sticky_argv
 
@@ -45,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"pubsub: Redis at {url} (given)", file=sys.stderr, flush=True)
     # The workers are forked from this process: they inherit the URL and build their Redis manager.
     os.environ[REDIS_URL_ENV] = url
+    os.environ[REDIS_CHANNEL_ENV] = f"corelab-chat-{os.getpid()}"
     try:
         return cluster_main(cluster_args)
     finally:

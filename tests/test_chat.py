@@ -236,6 +236,10 @@ def test_pubsub_delivers_every_message_across_workers(serve, redis_server: Redis
         everything = {f"from {c.name}" for c in clients}
         await _until(lambda: all(c.texts() == everything for c in clients), 10, "pubsub lost a message")
         assert all(len(c.received) == len(clients) for c in clients)  # and none twice
+        # "worker" is the pid that delivered the message: the receiver's own worker.
+        assert all(m["worker"] == c.worker for c in clients for m in c.received)
+        worker_of = {c.sio.get_sid(): c.worker for c in clients}
+        assert any(worker_of[m["from"]] != c.worker for c in clients for m in c.received)  # some crossed over
         await _disconnect_all(clients)
 
     asyncio.run(scenario())

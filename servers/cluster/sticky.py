@@ -10,8 +10,11 @@ and routes by the ``sid`` in the request line, as @socket.io/sticky does for Nod
   primary keeps no table of sessions;
 - anything else (a handshake, a plain HTTP request) goes to the next worker in turn.
 
-Only a connection's first request is read. servers/chat.py closes every chat connection after
-its response in sticky mode, so no connection carries requests of two sessions.
+Only a connection's first request is read, and only what has arrived when the connection first
+becomes readable: a request line split over two TCP segments before its sid is routed in turn
+(the wrong worker then answers 421 and the client starts a new session). servers/chat.py closes
+every chat connection after its response in sticky mode, so no connection carries requests of
+two sessions.
 """
 
 from __future__ import annotations
@@ -39,8 +42,10 @@ def sid_in_request_line(head: bytes) -> str | None:
 class StickyPolicy(RoundRobinPolicy):
     name = "sticky"
     peeks = True
-    # A client that connects and says nothing for this long is routed in turn all the same.
-    peek_timeout = 2.0
+    # A connection that says nothing for this long is closed, not routed: browsers open spare
+    # connections ahead of need, and one routed blind could later carry a sid of another worker.
+    # A browser that does use it after the close retries on a new connection.
+    peek_timeout = 10.0
 
     def open(self) -> None:
         # The workers are forked from this process after open(): they inherit sticky mode, in which
@@ -53,6 +58,8 @@ class StickyPolicy(RoundRobinPolicy):
             head = conn.recv(PEEK_BYTES, socket.MSG_PEEK)
         except OSError:
             head = b""
+        if not head:
+            return []  # silent past peek_timeout, or already closed by the client: drop it
         sid = sid_in_request_line(head)
         owner = owner_pid(sid) if sid else None
         if owner is not None:
