@@ -224,6 +224,9 @@ class Primary:
             if worker.slot >= self.target and worker.state != DRAINING:
                 self._drain(worker, why="scaled down")
         used = {w.slot for w in self.workers.values() if w.holds_slot}
+        # A backoff deadline for a slot that is filled or gone is moot (and would keep waking the loop).
+        for slot in [s for s in self.not_before if s in used or s >= self.target]:
+            del self.not_before[slot]
         now = time.monotonic()
         for slot in range(self.target):
             if slot not in used and now >= self.not_before.get(slot, 0.0):
