@@ -12,6 +12,7 @@ import json
 import os
 import re
 import signal
+import socket
 import threading
 import time
 import urllib.error
@@ -268,3 +269,14 @@ def test_admin_port_must_differ_from_the_public_port(tmp_path: Path) -> None:
     with ManagedProcess(argv, log_path=tmp_path / "cluster.log") as cluster:
         assert cluster.wait(timeout=10) == 2
     assert "--admin-port must differ from --port" in cluster.log_text()
+
+
+def test_a_busy_admin_port_is_a_one_line_error(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        argv = python_module("servers.cluster", "--port", str(free_port()), "--admin-port", str(busy.getsockname()[1]))
+        with ManagedProcess(argv, log_path=tmp_path / "cluster.log") as cluster:
+            assert cluster.wait(timeout=10) == 3
+    assert "error: admin port: 127.0.0.1:" in cluster.log_text()
+    assert "pick another --admin-port" in cluster.log_text()

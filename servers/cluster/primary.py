@@ -118,7 +118,10 @@ class Primary:
         self._install_signals()
         self._listen_for_routing()
         if self.config.admin_port is not None:
-            self.admin = AdminServer(self.selector, self.config.admin_port, self.health)
+            try:
+                self.admin = AdminServer(self.selector, self.config.admin_port, self.health)
+            except ListenError as exc:
+                raise ListenError(f"admin port: {exc}".replace("--port", "--admin-port"), exc.exit_code) from None
             log.info("admin: http://127.0.0.1:%d/cluster-health", self.admin.port)
         log.info(
             "primary %d starting %d workers (policy %s) on http://%s:%d",
