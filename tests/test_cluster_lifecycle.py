@@ -179,6 +179,22 @@ def test_crashed_workers_are_respawned_with_growing_delays(serve: Callable) -> N
     assert len(admin.pids()) == 1
 
 
+def test_a_crash_under_load_costs_only_the_dead_workers_requests(serve: Callable) -> None:
+    server, admin = start_cluster(serve)
+    with KeepAliveLoad(server.port, users=4) as load:
+        time.sleep(1.0)
+        victim = sorted(admin.pids())[0]
+        os.kill(victim, signal.SIGKILL)
+        wait_for(lambda: victim not in admin.pids() and len(admin.pids()) == 2, timeout=5, what="a replacement")
+        served_at_kill = load.total
+        time.sleep(1.0)
+    # Each user had at most one request on the dead worker's connection when it died; every
+    # request after that went to a live worker.
+    assert len(load.errors) <= 4, load.errors
+    assert load.total > served_at_kill + 50
+    assert f"worker {victim} (slot 0) was killed by SIGKILL" in server.log()
+
+
 def test_a_worker_that_cannot_boot_stops_the_cluster_with_a_named_exit_code(tmp_path: Path) -> None:
     argv = python_module(
         "servers.cluster", "--workers", "2", "--port", str(free_port()), "--app", "servers.no_such_module:create_app"
