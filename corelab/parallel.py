@@ -2,11 +2,16 @@
 
 Each step runs k copies of one job at once on k workers (threads, processes, or, where the
 interpreter has them, subinterpreters) and times them. Throughput is jobs per second; the
-speed-up is that throughput over one worker's. The pure-Python job holds the GIL, so threads
-take turns; the hashing job (PBKDF2 in OpenSSL) releases it, so threads run side by side.
-A Sampler records every core all along, for the heatmap.
+speed-up is that throughput over one worker's. "Cores busy" is the CPU time the jobs used over
+the wall time they took: how many cores really worked at once. The pure-Python job holds the
+GIL, so threads take turns; the hashing job (PBKDF2 in OpenSSL) releases it, so threads run side
+by side. A Sampler records every core all along, for the heatmap.
 
-    python -m corelab.parallel [--workers 1 2 4] [--job-seconds 1.0]
+Each round runs every worker count once, one after the other, and the speed-up is taken within
+a round: on a shared or virtual machine the speed of a core drifts from second to second, and
+comparing runs made moments apart cancels most of that drift. The median round is reported.
+
+    python -m corelab.parallel [--workers 1 2 4] [--job-seconds 1.0] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -29,7 +34,12 @@ from corelab.sampler import Sampler
 from servers.jobs import count_loop, hash_password, timed_job, warm_up
 from servers.lifeline import die_with_parent
 
-TABLE_COLUMNS = ["mode", "job", "workers", "wall_s", "jobs_per_s", "speedup", "t_start", "t_end"]
+PURE_THREADS = "threads (pure Python)"
+PURE_PROCESSES = "processes (pure Python)"
+HASH_THREADS = "threads (hashlib, releases the GIL)"
+PURE_INTERPRETERS = "subinterpreters (pure Python)"
+TABLE_COLUMNS = ["mode", "job", "workers", "wall_s", "jobs_per_s", "speedup", "cores_busy"]
+RAW_COLUMNS = ["mode", "job", "workers", "round", "wall_s", "cpu_s", "t_start", "t_end"]
 
 
 @dataclass(frozen=True)
@@ -37,23 +47,34 @@ class ParallelConfig:
     workers: tuple[int, ...] = (1, 2, 4)
     job_seconds: float = 1.0  # one job's length on one idle core
     sample_interval: float = 0.1
+    repeat: int = 3  # rounds; the median is reported
 
 
 @dataclass
 class ParallelResult:
-    table: pd.DataFrame  # mode, job, workers, wall_s, jobs_per_s, speedup, t_start, t_end
-    cores: pd.DataFrame  # t, core, util_pct (t on the same clock as t_start/t_end)
+    table: pd.DataFrame  # mode, job, workers, wall_s, jobs_per_s, speedup, cores_busy (medians over rounds)
+    raw: pd.DataFrame  # mode, job, workers, round, wall_s, cpu_s, t_start, t_end: every step run
+    cores: pd.DataFrame  # t, core, util_pct (t on the same clock as raw's t_start/t_end)
     skipped: dict[str, str] = field(default_factory=dict)  # mode -> why it was not run
     cores_available: int = 1
+    free_threaded: bool = False  # True: the threads ran without a GIL (a 3.13t/3.14t build)
 
     def speedup(self, mode: str, workers: int) -> float:
         row = self.table[(self.table["mode"] == mode) & (self.table["workers"] == workers)]
         return float(row["speedup"].iloc[0]) if not row.empty else float("nan")
 
+    def cores_busy(self, mode: str, workers: int) -> float:
+        row = self.table[(self.table["mode"] == mode) & (self.table["workers"] == workers)]
+        return float(row["cores_busy"].iloc[0]) if not row.empty else float("nan")
+
     def summary_table(self) -> str:
-        lines = [f"{'mode':<34} {'workers':>7} {'wall s':>7} {'jobs/s':>7} {'speed-up':>8}"]
-        for row in self.table.itertuples():
-            lines.append(f"{row.mode:<34} {row.workers:7d} {row.wall_s:7.2f} {row.jobs_per_s:7.2f} {row.speedup:7.2f}x")
+        lines = [f"{'mode':<36} {'workers':>7} {'wall s':>7} {'jobs/s':>7} {'speed-up':>8} {'cores busy':>10}"]
+        for r in self.table.itertuples():
+            lines.append(
+                f"{r.mode:<36} {r.workers:7d} {r.wall_s:7.2f} {r.jobs_per_s:7.2f} {r.speedup:7.2f}x{r.cores_busy:11.2f}"
+            )
+        if self.free_threaded:
+            lines.append("threads ran without the GIL: this is a free-threaded build")
         lines += [f"{mode}: skipped, {why}" for mode, why in self.skipped.items()]
         return "\n".join(lines)
 
@@ -122,16 +143,30 @@ def _interpreter_pool(k: int) -> Executor:
     return concurrent.futures.InterpreterPoolExecutor(max_workers=k)  # type: ignore[attr-defined]
 
 
-def _run_step(make_pool: Callable[[int], Executor], k: int, job: str, amount: int) -> tuple[float, float]:
-    """Start k workers, let them start up, then time k jobs at once. Returns (t_start, t_end)."""
+def start_workers(pool: Executor, k: int, timeout: float = 60.0) -> None:
+    """Return once ``k`` different workers of ``pool`` have run a task.
+
+    A pool may start its workers only as work arrives, and a spawned one takes a while to boot:
+    without this, the first timed jobs would share the workers already up and look slow.
+    """
+    seen: set[tuple[int, int]] = set()
+    deadline = time.monotonic() + timeout
+    while len(seen) < k:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"only {len(seen)} of {k} workers started within {timeout:g} s")
+        # Each task holds its worker briefly, so that one fast worker cannot answer them all.
+        seen.update(pool.map(warm_up, [0.05] * k))
+
+
+def _run_step(make_pool: Callable[[int], Executor], k: int, job: str, amount: int) -> tuple[float, float, float]:
+    """Start k workers, let them start up, then time k jobs at once: (t_start, t_end, CPU seconds used)."""
     with make_pool(k) as pool:
         # Workers start outside the timed part: this measures running, not starting (see spawn_cost).
-        list(pool.map(warm_up, range(k)))
+        start_workers(pool, k)
         started = time.monotonic()
         futures = [pool.submit(timed_job, job, amount) for _ in range(k)]
-        for future in futures:
-            future.result()
-        return started, time.monotonic()
+        cpu = sum(future.result()[2] for future in futures)
+        return started, time.monotonic(), cpu
 
 
 def measure_parallel(config: ParallelConfig | None = None) -> ParallelResult:
@@ -141,15 +176,14 @@ def measure_parallel(config: ParallelConfig | None = None) -> ParallelResult:
     hash_rounds = calibrate(hash_password, cfg.job_seconds, 20_000)
     free, free_why = free_threading()
     subs, subs_why = subinterpreters()
-    thread_mode = "threads, free-threaded (pure Python)" if free else "threads (pure Python)"
     plan: list[tuple[str, Callable[[int], Executor], str, int]] = [
-        (thread_mode, _thread_pool, "python", python_rounds),
-        ("processes (pure Python)", _process_pool, "python", python_rounds),
-        ("threads (hashlib, releases the GIL)", _thread_pool, "hash", hash_rounds),
+        (PURE_THREADS, _thread_pool, "python", python_rounds),
+        (PURE_PROCESSES, _process_pool, "python", python_rounds),
+        (HASH_THREADS, _thread_pool, "hash", hash_rounds),
     ]
     skipped = {} if free else {"free-threaded threads": free_why}
     if subs:
-        plan.append(("subinterpreters (pure Python)", _interpreter_pool, "python", python_rounds))
+        plan.append((PURE_INTERPRETERS, _interpreter_pool, "python", python_rounds))
     else:
         skipped["subinterpreters"] = subs_why
 
@@ -160,30 +194,54 @@ def measure_parallel(config: ParallelConfig | None = None) -> ParallelResult:
     try:
         for mode, make_pool, job, amount in plan:
             try:
-                for k in cfg.workers:
-                    start, end = _run_step(make_pool, k, job, amount)
-                    rows.append({"mode": mode, "job": job, "workers": k, "wall_s": end - start,
-                                 "t_start": start - t0, "t_end": end - t0})  # fmt: skip
+                for round_ in range(cfg.repeat):
+                    for k in cfg.workers:
+                        start, end, cpu = _run_step(make_pool, k, job, amount)
+                        rows.append((mode, job, k, round_, end - start, cpu, start - t0, end - t0))
             except Exception as exc:  # a mode the interpreter offers but cannot run this job in: say so
                 skipped[mode] = f"failed here: {type(exc).__name__}: {exc}"
-                rows = [r for r in rows if r["mode"] != mode]
+                rows = [r for r in rows if r[0] != mode]
     finally:
         samples = sampler.stop()
-    table = pd.DataFrame(rows)
-    if not table.empty:
-        table["jobs_per_s"] = table["workers"] / table["wall_s"]
-        base = table[table["workers"] == 1].set_index("mode")["jobs_per_s"]
-        table["speedup"] = table["jobs_per_s"] / table["mode"].map(base)
-    table = table.reindex(columns=TABLE_COLUMNS)
-    return ParallelResult(table=table, cores=samples.cores, skipped=skipped, cores_available=usable_cores())
+    raw = pd.DataFrame(rows, columns=RAW_COLUMNS)
+    return ParallelResult(
+        table=summarise(raw),
+        raw=raw,
+        cores=samples.cores,
+        skipped=skipped,
+        cores_available=usable_cores(),
+        free_threaded=free,
+    )
 
 
-def run_parallel(workers: Sequence[int] | None = None, job_seconds: float | None = None) -> ParallelResult:
-    """The notebook's entry point: QUICK-aware defaults (short jobs under QUICK=1)."""
+def summarise(raw: pd.DataFrame) -> pd.DataFrame:
+    """Per mode and worker count: median wall time, and speed-up and cores busy as medians over rounds."""
+    if raw.empty:
+        return pd.DataFrame(columns=TABLE_COLUMNS)
+    raw = raw.assign(jobs_per_s=raw["workers"] / raw["wall_s"], cores_busy=raw["cpu_s"] / raw["wall_s"])
+    # Each round's run with the fewest workers is the base that round's other runs are compared with.
+    fewest = raw.loc[raw.groupby(["mode", "round"])["workers"].idxmin()].set_index(["mode", "round"])
+    base = [fewest.at[(m, r), "jobs_per_s"] for m, r in zip(raw["mode"], raw["round"], strict=True)]
+    raw = raw.assign(speedup=raw["jobs_per_s"] / base)
+    table = raw.groupby(["mode", "job", "workers"], sort=False)[["wall_s", "speedup", "cores_busy"]].median()
+    table = table.reset_index()
+    table["jobs_per_s"] = table["workers"] / table["wall_s"]
+    return table[TABLE_COLUMNS]
+
+
+def run_parallel(
+    workers: Sequence[int] | None = None, job_seconds: float | None = None, repeat: int = 3
+) -> ParallelResult:
+    """The notebook's entry point: QUICK-aware defaults (short jobs under QUICK=1).
+
+    Each step runs ``repeat`` times and the median is kept: on a shared or virtual machine one
+    run of a fraction of a second can be slowed by a neighbour, and a single slow run is noise.
+    """
     return measure_parallel(
         ParallelConfig(
             workers=tuple(workers or (1, 2, 4)),
-            job_seconds=job_seconds if job_seconds is not None else pick(1.0, 0.25),
+            job_seconds=job_seconds if job_seconds is not None else pick(0.5, 0.2),
+            repeat=repeat,
         )
     )
 
@@ -192,16 +250,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m corelab.parallel", description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4], help="worker counts to try")
     parser.add_argument("--job-seconds", type=float, default=1.0, help="one job's length on one idle core")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each step; the median is kept (1..9)")
     parser.add_argument("--out", type=Path, help="folder to write table.csv and cores.csv to")
     args = parser.parse_args(argv)
-    if any(k < 1 or k > 64 for k in args.workers) or not 0 < args.job_seconds <= 30:
-        parser.error("workers must be in 1..64 and --job-seconds in (0, 30]")
-    result = measure_parallel(ParallelConfig(workers=tuple(args.workers), job_seconds=args.job_seconds))
+    if any(k < 1 or k > 64 for k in args.workers) or not 0 < args.job_seconds <= 30 or not 1 <= args.repeat <= 9:
+        parser.error("workers must be in 1..64, --job-seconds in (0, 30] and --repeat in 1..9")
+    config = ParallelConfig(workers=tuple(args.workers), job_seconds=args.job_seconds, repeat=args.repeat)
+    result = measure_parallel(config)
     print(f"{result.cores_available} usable cores, Python {sys.version.split()[0]}")
     print(result.summary_table())
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
         result.table.to_csv(args.out / "table.csv", index=False)
+        result.raw.to_csv(args.out / "raw.csv", index=False)
         result.cores.to_csv(args.out / "cores.csv", index=False)
     return 0
 

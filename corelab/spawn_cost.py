@@ -22,8 +22,9 @@ from multiprocessing import get_all_start_methods, get_context
 
 import pandas as pd
 
+from corelab.parallel import start_workers
 from corelab.quick import pick
-from servers.jobs import tiny_task, tiny_task_over_pipe, warm_up
+from servers.jobs import tiny_task, tiny_task_over_pipe
 from servers.lifeline import die_with_parent
 
 POOL_THREAD = "thread pool (reused)"
@@ -70,7 +71,7 @@ class SpawnCostResult:
 
 
 def _through_pool(pool: Executor, tasks: int) -> list[float]:
-    list(pool.map(warm_up, range(2)))  # the pool's start-up is paid once, before the clock runs
+    start_workers(pool, 2)  # the pool's start-up is paid once, before the clock runs
     latencies = []
     for _ in range(tasks):
         sent = time.perf_counter()
@@ -153,10 +154,12 @@ def main(argv: list[str] | None = None) -> int:
     result = measure_spawn_cost(SpawnCostConfig(args.tasks, args.process_tasks))
     print(result.summary_table())
     pool, spawn = result.median_ms(POOL_PROCESS), result.median_ms(NEW_SPAWN)
-    print(
-        "note: a spawned child also imports the parent's __main__ module (here corelab.spawn_cost, which pulls in\n"
-        "pandas and matplotlib); run from a notebook or a small script, spawn per task costs less, but never little."
-    )
+    main_module = getattr(sys.modules["__main__"], "__spec__", None)
+    if main_module is not None and main_module.name == __spec__.name:
+        print(
+            "note: a spawned child also imports the parent's __main__ module, here corelab.spawn_cost, which pulls in\n"
+            "pandas and matplotlib; from a notebook or a small script a new spawned process costs less, never little."
+        )
     print(f"per-task overhead: reused process pool {pool:.3f} ms, new spawned process {spawn:.1f} ms "
           f"({spawn / pool:.0f}x)")  # fmt: skip
     return 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 import time
 from multiprocessing.connection import Connection
 from typing import Any
@@ -30,12 +31,13 @@ def hash_password(iterations: int) -> int:
     return len(hashlib.pbkdf2_hmac("sha256", b"correct horse", b"battery staple", iterations))
 
 
-def timed_job(kind: str, amount: int) -> tuple[float, float, int]:
-    """Run one job and say when it ran (wall-clock start and end, perf_counter) and where (pid)."""
+def timed_job(kind: str, amount: int) -> tuple[float, float, float]:
+    """Run one job: when it started and ended (perf_counter) and the CPU seconds its thread used."""
     job = count_loop if kind == "python" else hash_password
+    cpu = time.thread_time()
     started = time.perf_counter()
     job(amount)
-    return started, time.perf_counter(), os.getpid()
+    return started, time.perf_counter(), time.thread_time() - cpu
 
 
 def tiny_task(sent_at: float) -> tuple[float, int]:
@@ -43,9 +45,10 @@ def tiny_task(sent_at: float) -> tuple[float, int]:
     return time.perf_counter() - sent_at, os.getpid()
 
 
-def warm_up(_: Any = None) -> int:
-    """Nothing: submitted once per worker so a pool's start-up is not timed as work."""
-    return os.getpid()
+def warm_up(hold_s: float = 0.0) -> tuple[int, int]:
+    """Next to nothing: which worker ran it (pid, thread). Pools run it before timing anything."""
+    time.sleep(hold_s)
+    return os.getpid(), threading.get_ident()
 
 
 def tiny_task_over_pipe(conn: Connection, sent_at: float) -> None:

@@ -10,17 +10,22 @@ import psutil
 import pytest
 
 from corelab import parallel, spawn_cost
-from corelab.parallel import ParallelConfig, free_threading, measure_parallel, subinterpreters
+from corelab.parallel import (
+    HASH_THREADS,
+    PURE_PROCESSES,
+    PURE_THREADS,
+    ParallelConfig,
+    free_threading,
+    measure_parallel,
+    subinterpreters,
+)
 from corelab.spawn_cost import NEW_SPAWN, NEW_THREAD, POOL_PROCESS, POOL_THREAD, SpawnCostConfig, measure_spawn_cost
-
-PURE_THREADS = "threads (pure Python)"
-PROCESSES = "processes (pure Python)"
-HASH_THREADS = "threads (hashlib, releases the GIL)"
 
 
 @pytest.fixture(scope="module")
 def measured() -> parallel.ParallelResult:
-    return measure_parallel(ParallelConfig(workers=(1, 2), job_seconds=0.3))
+    # The median of three runs of each step: one short run alone can meet a noisy neighbour.
+    return measure_parallel(ParallelConfig(workers=(1, 2), job_seconds=0.3, repeat=3))
 
 
 def test_threads_do_not_speed_up_pure_python(measured: parallel.ParallelResult) -> None:
@@ -32,22 +37,30 @@ def test_threads_do_not_speed_up_pure_python(measured: parallel.ParallelResult) 
 def test_processes_do(measured: parallel.ParallelResult) -> None:
     if measured.cores_available < 2:
         pytest.skip("one usable core: nothing to run in parallel on")
-    assert measured.speedup(PROCESSES, 2) >= 1.5, measured.summary_table()
+    assert measured.speedup(PURE_PROCESSES, 2) >= 1.5, measured.summary_table()
 
 
 def test_threads_do_speed_up_work_that_releases_the_gil(measured: parallel.ParallelResult) -> None:
     if measured.cores_available < 2:
         pytest.skip("one usable core")
-    hashed = measured.speedup(HASH_THREADS, 2)
-    assert hashed >= 1.25, measured.summary_table()
-    assert hashed >= measured.speedup(PURE_THREADS, 2) + 0.2, measured.summary_table()
+    assert measured.speedup(HASH_THREADS, 2) >= 1.25, measured.summary_table()
 
 
 def test_the_cores_were_sampled_throughout(measured: parallel.ParallelResult) -> None:
     cores = measured.cores
     assert cores["core"].nunique() == psutil.cpu_count(logical=True)
-    assert cores["t"].max() >= measured.table["t_end"].max() - 0.2
-    assert (measured.table["t_end"] > measured.table["t_start"]).all()
+    raw = measured.raw
+    assert cores["t"].max() >= raw["t_end"].max() - 0.2
+    assert (raw["t_end"] > raw["t_start"]).all() and len(raw) == 3 * 2 * 3  # modes x worker counts x rounds
+
+
+def test_cores_busy_says_how_many_cores_worked_at_once(measured: parallel.ParallelResult) -> None:
+    # CPU seconds over wall seconds, within one run: immune to the machine's speed drifting.
+    if not free_threading()[0]:
+        assert measured.cores_busy(PURE_THREADS, 2) <= 1.3, measured.summary_table()
+    if measured.cores_available >= 2:
+        assert measured.cores_busy(PURE_PROCESSES, 2) >= 1.5, measured.summary_table()
+        assert measured.cores_busy(HASH_THREADS, 2) >= 1.5, measured.summary_table()
 
 
 def test_what_the_interpreter_lacks_is_skipped_with_a_reason_never_faked(measured: parallel.ParallelResult) -> None:
@@ -60,9 +73,9 @@ def test_what_the_interpreter_lacks_is_skipped_with_a_reason_never_faked(measure
     if not subs:
         assert "subinterpreters" in measured.skipped and "3.14" in measured.skipped["subinterpreters"]
         assert not any("subinterpreter" in m for m in modes)
+    assert measured.free_threaded == free
     if not free:
         assert "free-threaded threads" in measured.skipped
-        assert not any("free-threaded" in m for m in modes)
 
 
 def test_a_reused_pool_costs_far_less_per_task_than_a_new_process() -> None:

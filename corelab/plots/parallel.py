@@ -61,25 +61,28 @@ def plot_probe_latency(runs: Runs, *, title: str | None = None) -> Figure:
 
 
 def plot_speedup(result: ParallelResult, *, title: str | None = None) -> Figure:
-    """Speed-up over one worker against the number of workers, one line per mode, beside the ideal."""
+    """Speed-up over one worker, and cores busy, against the number of workers, one line per mode."""
     table = result.table
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig, (ax, ax_busy) = plt.subplots(1, 2, figsize=(12, 4))
     ks = sorted(table["workers"].unique())
     ideal = [min(k, result.cores_available) for k in ks]
-    ax.plot(ks, ideal, "k--", alpha=0.5, label=f"ideal on {result.cores_available} cores")
-    for mode, data in table.groupby("mode", sort=False):
-        ax.plot(data["workers"], data["speedup"], marker="o", label=mode)
-        last = data.iloc[-1]
-        ax.annotate(f"{last['speedup']:.2f}x", (last["workers"], last["speedup"]), xytext=(5, 0),
-                    textcoords="offset points", va="center", fontsize=8)  # fmt: skip
-    ax.set_xticks(ks)
-    ax.set_xlabel("workers running the job at once")
+    for axis, column, unit in ((ax, "speedup", "x"), (ax_busy, "cores_busy", "")):
+        axis.plot(ks, ideal, "k--", alpha=0.5, label=f"ideal on {result.cores_available} cores")
+        for mode, data in table.groupby("mode", sort=False):
+            axis.plot(data["workers"], data[column], marker="o", label=mode)
+            last = data.iloc[-1]
+            axis.annotate(f"{last[column]:.2f}{unit}", (last["workers"], last[column]), xytext=(5, 0),
+                          textcoords="offset points", va="center", fontsize=8)  # fmt: skip
+        axis.set_xticks(ks)
+        axis.set_xlabel("workers running the job at once")
+        axis.set_ylim(0, max(ideal) + 0.6)
+        axis.grid(alpha=0.3)
     ax.set_ylabel("jobs/s over one worker's")
-    ax.set_ylim(0, max(ideal) + 0.6)
-    ax.grid(alpha=0.3)
+    ax_busy.set_ylabel("CPU seconds used / wall seconds")
     ax.legend(fontsize=8, loc="upper left")
     notes = "; ".join(f"{mode}: skipped" for mode in result.skipped)
     ax.set_title(title or "speed-up: same job, more workers" + (f"\n({notes})" if notes else ""), fontsize=10)
+    ax_busy.set_title("cores busy with the jobs at once", fontsize=10)
     fig.tight_layout()
     return fig
 
@@ -92,12 +95,13 @@ def plot_parallel_cores(result: ParallelResult, *, title: str | None = None) -> 
     fig = plot_core_heatmap(runs, title=title)  # type: ignore[arg-type]
     fig.set_size_inches(12, 3.2)
     ax = fig.axes[0]
-    colours = dict(zip(result.table["mode"].unique(), plt.cm.tab10.colors, strict=False))
-    for row in result.table.itertuples():
+    colours = dict(zip(result.raw["mode"].unique(), plt.cm.tab10.colors, strict=False))
+    for row in result.raw.itertuples():
         ax.axvspan(row.t_start, row.t_end, ymin=0.93, ymax=1.0, color=colours[row.mode], alpha=0.9)
         ax.axvline(row.t_start, color="white", lw=0.6, alpha=0.7)
-        ax.text((row.t_start + row.t_end) / 2, -0.55, str(row.workers), ha="center", va="bottom", fontsize=7,
-                color="white")  # fmt: skip
+        # The worker count, inside the strip (axes coordinates across the top, data coordinates along).
+        ax.text((row.t_start + row.t_end) / 2, 0.965, str(row.workers), ha="center", va="center", fontsize=6,
+                color="black", transform=ax.get_xaxis_transform())  # fmt: skip
     handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in colours.values()]
     ax.legend(handles, list(colours), fontsize=7, loc="upper left", bbox_to_anchor=(0, -0.25), ncol=3)
     ax.set_title("each core over time; the strip on top marks the mode, the number how many workers", fontsize=9,
