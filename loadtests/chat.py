@@ -7,9 +7,10 @@ room members on the sender's worker (about 1/N of them); with the Redis adapter,
 
 Each user connects (python-socketio's client, default transports: long-polling, then an upgrade
 to WebSocket), joins room ``room-<k>`` (ROOM_SIZE users a room) and sends one message every
-INTERVAL seconds on average. A shared ledger knows, for every message, who was in the room when it was sent
-and on which worker; a receipt is a delivery, and a message still missing LOST_AFTER seconds
-later is a loss (pub/sub is at most once: it will not come). All of it goes to Locust as requests:
+INTERVAL seconds on average. A shared ledger knows, for every message, who was in the room when
+it was sent and on which worker; a receipt is a delivery, and a message still missing LOST_AFTER
+seconds later is a loss (pub/sub is at most once: it will not come). All of it goes to Locust
+as requests:
 
 - ``socketio connect``: one per attempt, a failure for a failed handshake (its response time:
   how long connecting took);
@@ -29,7 +30,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import _worker_counts
+import _worker_counts  # first: it imports locust, which patches the standard library with gevent
 import gevent
 import socketio
 from gevent.event import Event
@@ -65,6 +66,7 @@ class Ledger:
         self.rooms: dict[str, dict[int, int]] = {}  # room -> {user id: worker pid}
         self.pending: dict[tuple[str, int], Pending] = {}
         self.closed = False
+        self.messages_sent = 0
 
     def joined(self, room: str, uid: int, worker: int) -> None:
         self.rooms.setdefault(room, {})[uid] = worker
@@ -78,6 +80,7 @@ class Ledger:
                 del self.pending[key]
 
     def sent(self, sid: str, seq: int, room: str, uid: int, worker: int) -> None:
+        self.messages_sent += 1
         others = {u: w for u, w in self.rooms.get(room, {}).items() if u != uid}
         if others:
             self.pending[(sid, seq)] = Pending(time.time(), worker, others)
@@ -145,6 +148,12 @@ def _start_sweeper(**_kwargs: Any) -> None:
 @events.test_stop.add_listener
 def _close_ledger(**_kwargs: Any) -> None:
     LEDGER.close()
+
+
+@events.quitting.add_listener
+def _say_how_many(**_kwargs: Any) -> None:
+    # Locust counts deliveries; how many messages were sent is said here (corelab.chat_bench reads it).
+    print(f"chat: {LEDGER.messages_sent} messages sent", flush=True)
 
 
 class ChatUser(User):

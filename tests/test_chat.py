@@ -285,3 +285,24 @@ def test_pubsub_survives_redis_going_away_and_reconnects(serve, redis_server: Re
 
     asyncio.run(scenario())
     assert "Cannot receive from redis" in server.log()
+
+
+def test_pubsub_without_a_url_starts_its_own_redis_and_stops_it(serve, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("REDIS_URL", "CORELAB_REDIS_URL"):
+        monkeypatch.delenv(name, raising=False)
+    try:
+        server = serve("pubsub", "--workers", "2", ready_line="cluster ready")
+    except Exception as exc:  # pragma: no cover - depends on the machine
+        if "no Redis found" in str(exc):
+            pytest.skip(str(exc))
+        raise
+    assert "pubsub: Redis redis " in server.log() and "started from" in server.log()
+
+    async def scenario() -> None:
+        clients = await _connect_all(server.url, 4, "room")
+        await clients[0].say("room", "via its own redis", 1)
+        await _until(lambda: all("via its own redis" in c.texts() for c in clients), 10, "not delivered")
+        await _disconnect_all(clients)
+
+    asyncio.run(scenario())
+    # The leak check after this test fails it if the redis-server outlived the server.

@@ -22,7 +22,7 @@ def plot_delivery(runs: Runs, *, title: str | None = None) -> Figure:
     groups = ["same worker", "other worker", "all", "handshakes"]
     width = 0.8 / len(groups)
     x = np.arange(len(runs_order))
-    fig, ax = plt.subplots(figsize=(max(6, 2.6 * len(runs_order)), 4))
+    fig, ax = plt.subplots(figsize=(max(8, 2.8 * len(runs_order)), 4.2))
     for i, group in enumerate(groups):
         if group == "handshakes":
             values = [shakes.loc[r, "failed_ratio"] * 100 if r in shakes.index else np.nan for r in runs_order]
@@ -43,8 +43,8 @@ def plot_delivery(runs: Runs, *, title: str | None = None) -> Figure:
                 )
     ax.set_xticks(x, labels, fontsize=9)
     ax.set_ylabel("% of messages (or handshakes)")
-    ax.set_ylim(0, 118)
-    ax.legend(fontsize=8, ncol=4, loc="upper center")
+    ax.set_ylim(0, 130)
+    ax.legend(fontsize=8, ncol=2, loc="upper center")
     ax.set_title(title or "chat: messages delivered, by where the recipient sits", fontsize=11)
     fig.tight_layout()
     return fig
