@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import socket
@@ -14,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+_PR_SET_PDEATHSIG = 1
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -28,6 +30,10 @@ class ManagedProcess:
 
     Use it as a context manager: whatever happens inside, success, an error or Ctrl-C, the
     whole group gets SIGTERM, then SIGKILL if it has not gone within ``grace`` seconds.
+
+    ``die_with_parent`` also covers the one case no ``finally`` can: this process killed by
+    SIGKILL. The kernel then kills the child (Linux). Only for a child started from a
+    long-lived thread: the kernel acts when the *thread* that started the child exits.
     """
 
     def __init__(
@@ -38,6 +44,7 @@ class ManagedProcess:
         env: dict[str, str] | None = None,
         cwd: Path = PROJECT_ROOT,
         grace: float = 5.0,
+        die_with_parent: bool = False,
     ) -> None:
         self.argv = list(argv)
         self.log_path = log_path
@@ -51,6 +58,7 @@ class ManagedProcess:
             cwd=cwd,
             env={**os.environ, **(env or {})},
             start_new_session=True,
+            preexec_fn=_die_with_parent if die_with_parent and sys.platform.startswith("linux") else None,
         )
 
     @property
@@ -86,6 +94,12 @@ class ManagedProcess:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _die_with_parent() -> None:
+    # Runs in the child between fork and exec; the setting survives exec.
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
 def _signal_group(pgid: int, sig: int) -> None:

@@ -53,6 +53,9 @@ class RedisConfig:
     port: int = 0
     # Seconds a starting server gets to answer PING.
     start_timeout: float = 10.0
+    # Have the kernel kill the server if the process that started it dies, even by SIGKILL
+    # (Linux). Only when every start() comes from the main thread: see ManagedProcess.
+    die_with_parent: bool = False
 
 
 def find_redis_server() -> tuple[str, str]:
@@ -145,7 +148,12 @@ class RedisServer:
             "--daemonize", "no",
             "--logfile", "",
         ]  # fmt: skip
-        self._process = ManagedProcess(argv, log_path=workdir / f"redis-{self._starts}.log", env=self._env)
+        self._process = ManagedProcess(
+            argv,
+            log_path=workdir / f"redis-{self._starts}.log",
+            env=self._env,
+            die_with_parent=self.config.die_with_parent,
+        )
         deadline = time.monotonic() + self.config.start_timeout
         while not ping(self.url, timeout=0.5):
             if not self._process.alive():

@@ -30,10 +30,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     cluster_args = sticky_argv(rest)
     # Imported here: only this variant needs the harness's Redis launcher, and only without a URL.
-    from corelab.redis_server import RedisServer, RedisUnavailable
+    from corelab.redis_server import RedisConfig, RedisServer, RedisUnavailable
 
     try:
-        redis = RedisServer().start() if not ours.redis_url else None
+        # Tied to this primary: a SIGKILLed primary must not leave its Redis behind.
+        redis = RedisServer(RedisConfig(die_with_parent=True)).start() if not ours.redis_url else None
     except RedisUnavailable as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
