@@ -38,7 +38,7 @@ def run_blocked_loop(
     return bench(
         [variant],
         scenario="blocked",
-        seconds=seconds if seconds is not None else pick(20, 5),
+        seconds=seconds if seconds is not None else pick(20, 8),
         params=[{"offload": mode} for mode in modes],
         out=out,
     )

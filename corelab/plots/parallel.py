@@ -28,8 +28,8 @@ def plot_probe_latency(runs: Runs, *, title: str | None = None) -> Figure:
     fig, (ax_t, ax_p, ax_w) = plt.subplots(1, 3, figsize=(13, 3.6), gridspec_kw={"width_ratios": [2.2, 1, 1]})
     history = runs.endpoint_history[runs.endpoint_history["name"] == PROBE_NAME]
     for label, data in history.groupby("label", sort=False):
-        data = data.dropna(subset=["p99_ms"])
-        ax_t.plot(data["t"], data["p99_ms"].clip(lower=0.5), marker=".", label=label)
+        data = data[data["p99_ms"] > 0]  # Locust writes 0 before the probe's first answer
+        ax_t.plot(data["t"], data["p99_ms"], marker=".", label=label)
     ax_t.set_yscale("log")
     ax_t.set_xlabel("seconds")
     ax_t.set_ylabel("probe p99, ms (last seconds)")
