@@ -310,6 +310,9 @@ class Primary:
 
     def _forget_in_child(self) -> None:
         """Close, in a freshly forked worker, what belongs to the primary alone."""
+        # First stop signals writing to the wakeup pipe: its fds are closed below and their
+        # numbers may be reused by the worker's own sockets.
+        signal.set_wakeup_fd(-1)
         self.selector.close()
         for worker in self.workers.values():
             worker.channel.close()
