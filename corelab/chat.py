@@ -135,6 +135,31 @@ def outages(runs: Runs) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["run", "label", "down_t", "up_t"])
 
 
+def outage_summary(runs: Runs) -> pd.Series:
+    """What the first staged outage in ``runs`` did: when Redis was down, what the same worker
+    still delivered meanwhile, what was lost across workers, and when cross-worker delivery resumed.
+    """
+    down = outages(runs).iloc[0]
+    totals = delivery(runs).set_index("recipients")
+    history = delivery_history(runs)
+    cross = history[history["recipients"] == "other worker"]
+    during = history[(history["t"] >= down.down_t) & (history["t"] <= down.up_t)]
+    same_during = during[during["recipients"] == "same worker"]
+    resumed = cross[(cross["t"] > down.up_t) & (cross["delivered"] > 0)]["t"].min()
+    return pd.Series(
+        {
+            "down_t": down.down_t,
+            "up_t": down.up_t,
+            "same_worker_delivered_during": int(same_during["delivered"].sum()),
+            "same_worker_lost_during": int(same_during["lost"].sum()),
+            "other_worker_lost": int(totals.loc["other worker", "lost"]),
+            "other_worker_expected": int(totals.loc["other worker", "expected"]),
+            "resumed_t": float(resumed),
+            "failed_handshakes": int(handshakes(runs)["failed"].sum()),
+        }
+    )
+
+
 def redis_outage(
     *,
     workers: int = 2,
