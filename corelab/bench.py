@@ -6,28 +6,26 @@ error and on Ctrl-C (KeyboardInterrupt unwinds through the ``with`` blocks).
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from collections.abc import Iterable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
-import pandas as pd
-
-from corelab.loadgen import LoadConfig, read_locust_results, start_locust, steady_rps
-from corelab.procs import PROJECT_ROOT, ManagedProcess, free_port, wait_until_serving
+from corelab.loadgen import LoadConfig, read_locust_results, start_locust, steady_rps, wait_for_locust
+from corelab.procs import ManagedProcess, free_port, wait_until_serving
 from corelab.redis_server import redis_server
 from corelab.results import (
     GENERATOR_BOUND_PCT,
-    SUMMARY_COLUMNS,
     Runs,
     load_runs,
     machine_info,
+    new_results_dir,
+    stored_summaries,
     write_json,
+    write_summary,
 )
 from corelab.sampler import Sampler, Samples
 from corelab.scenarios import Scenario, get_scenario
@@ -118,11 +116,10 @@ def bench(
     stopped after); the server and Locust find it in CORELAB_REDIS_URL.
     """
     specs = plan(variants, workers, policies, scenario, seconds, users, params)
-    root = Path(out) if out else PROJECT_ROOT / "results" / datetime.now().strftime("%Y%m%d-%H%M%S")
+    root = Path(out) if out else new_results_dir()
     root.mkdir(parents=True, exist_ok=True)
     machine = machine_info()
-    rows = [json.loads(p.read_text())["summary"] for p in sorted(root.glob("*/meta.json"))]
-    first = len(rows) + 1
+    first = len(stored_summaries(root)) + 1
     with redis_server(progress=progress) if redis else nullcontext() as store:
         env = {"CORELAB_REDIS_URL": store.url, "CORELAB_REDIS_SOURCE": store.source} if store else {}
         for i, spec in enumerate(specs, start=first):
@@ -133,12 +130,11 @@ def bench(
                 f"{spec.load.users} users, {spec.load.seconds:g} s",
             )
             row = run_one(spec, run_dir, f"{i:02d}-{spec.slug}", machine, progress, env)
-            rows.append(row)
             bound = "  (generator-bound)" if row["generator_bound"] else ""
             _say(
                 progress, f"      {row['rps']:.1f} req/s, p99 {row['p99_ms']:.0f} ms, {row['failures']} failures{bound}"
             )
-    pd.DataFrame(rows, columns=SUMMARY_COLUMNS).to_csv(root / "summary.csv", index=False)
+    write_summary(root)
     return load_runs(root)
 
 
@@ -159,27 +155,10 @@ def run_one(
             started_at = time.time()
             sampler.start()
             try:
-                _wait_with_progress(locust, spec.load.seconds, progress)
+                wait_for_locust(locust, spec.load.seconds, progress)
             finally:
                 samples = sampler.stop()
     return _store(spec, run_dir, run_id, machine, samples, started_at)
-
-
-def _wait_with_progress(locust: ManagedProcess, seconds: float, progress: TextIO | None) -> None:
-    # Locust needs a second or two to start and a moment to write its CSVs after the run.
-    deadline = time.monotonic() + seconds + 30
-    started = time.monotonic()
-    while locust.alive():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"Locust did not finish:\n{locust.log_text()}")
-        time.sleep(0.5)
-        if progress is not None and getattr(progress, "isatty", lambda: False)():
-            elapsed = min(seconds, time.monotonic() - started)
-            bar = "#" * int(20 * elapsed / seconds)
-            progress.write(f"\r      [{bar:<20}] {elapsed:4.0f}/{seconds:g} s")
-            progress.flush()
-    if progress is not None and getattr(progress, "isatty", lambda: False)():
-        progress.write("\r" + " " * 40 + "\r")
 
 
 def _store(spec: RunSpec, run_dir: Path, run_id: str, machine: dict, samples: Samples, started_at: float) -> dict:

@@ -23,9 +23,8 @@ from typing import TextIO
 import pandas as pd
 
 from corelab.bench import plan, run_one
-from corelab.procs import PROJECT_ROOT
 from corelab.redis_server import RedisServer, redis_server
-from corelab.results import SUMMARY_COLUMNS, Runs, load_runs, machine_info
+from corelab.results import Runs, load_runs, machine_info, new_results_dir, stored_summaries, write_summary
 
 DELIVERY_NAMES = {"delivered (same worker)": "same worker", "delivered (other worker)": "other worker"}
 CONNECT_NAME = "socketio connect"
@@ -176,9 +175,9 @@ def redis_outage(
     The outage's start and end, in seconds on the run's clock, go to the run's outage.json.
     """
     spec = plan(["pubsub"], workers, None, "chat", seconds, users)[0]
-    root = Path(out) if out else PROJECT_ROOT / "results" / time.strftime("%Y%m%d-%H%M%S-outage")
+    root = Path(out) if out else new_results_dir("outage")
     root.mkdir(parents=True, exist_ok=True)
-    first = len(list(root.glob("*/meta.json"))) + 1
+    first = len(stored_summaries(root)) + 1
     run_id = f"{first:02d}-{spec.slug}-outage"
     run_dir = root / run_id
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -191,8 +190,7 @@ def redis_outage(
             print(f"[{first}] {spec.label}: chat, Redis down from {down_at:g} s for {down_for:g} s", file=progress)
         row = run_one(spec, run_dir, run_id, machine_info(), progress, {"CORELAB_REDIS_URL": store.url})
         stager.join(timeout=down_at + down_for + 15)
-    rows = [json.loads(p.read_text())["summary"] for p in sorted(root.glob("*/meta.json"))]
-    pd.DataFrame(rows, columns=SUMMARY_COLUMNS).to_csv(root / "summary.csv", index=False)
+    write_summary(root)
     if progress is not None:
         print(f"      {row['requests']} deliveries and handshakes, {row['failures']} failed", file=progress)
     return load_runs(root)

@@ -21,7 +21,6 @@ import sys
 import time
 import urllib.request
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
@@ -29,9 +28,9 @@ import pandas as pd
 import psutil
 
 from corelab.bench import bench
-from corelab.loadgen import LoadConfig, read_locust_results, start_locust
-from corelab.procs import PROJECT_ROOT, ManagedProcess, free_port, python_module, wait_until_serving
-from corelab.results import Runs, machine_info, write_json
+from corelab.loadgen import LoadConfig, read_locust_results, start_locust, wait_for_locust
+from corelab.procs import ManagedProcess, free_port, python_module, wait_until_serving
+from corelab.results import Runs, machine_info, new_results_dir, per_second, write_json
 from corelab.scenarios import Scenario, get_scenario
 from corelab.variants import get_variant
 
@@ -61,7 +60,7 @@ def balance(
     progress: TextIO | None = sys.stdout,
 ) -> Balance:
     """Run the cluster with each policy under each kind of client; return the per-worker shares."""
-    root = Path(out) if out else _new_root("balance")
+    root = Path(out) if out else new_results_dir("balance")
     for kind in clients:
         runs = bench(
             ["cluster"], workers=workers, policies=list(policies), scenario=kind, seconds=seconds, users=users,
@@ -156,7 +155,7 @@ def restart_under_load(
     The default scenario's client never retries (loadtests/cpu_no_retry.py), so every request a
     restart or a crash breaks is counted as failed.
     """
-    root = Path(out) if out else _new_root("restarts")
+    root = Path(out) if out else new_results_dir("restarts")
     root.mkdir(parents=True, exist_ok=True)
     scen = get_scenario(scenario)
     load = LoadConfig(users=users or scen.users, seconds=seconds, ramp_s=scen.ramp_s)
@@ -176,13 +175,11 @@ def restart_under_load(
 
 
 def _server_command(disruption: Disruption, port: int, workers: int, policy: str) -> tuple[list[str], str | None]:
-    if disruption.variant == "gunicorn":
-        return get_variant("gunicorn").command(port, workers, None), None
-    argv = python_module(
-        "servers.cluster", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
-        "--policy", policy, "--restart", str(disruption.restart),
-    )  # fmt: skip
-    return argv, "cluster ready"
+    variant = get_variant(disruption.variant)
+    argv = variant.command(port, workers, policy if variant.name == "cluster" else None)
+    if disruption.restart:
+        argv += ["--restart", disruption.restart]
+    return argv, variant.ready_line
 
 
 def _run_disrupted(
@@ -209,11 +206,7 @@ def _run_disrupted(
             for moment in sorted(moments):
                 time.sleep(max(0.0, started + moment - time.time()))
                 events.append({"t": round(time.time() - started, 3), "what": _disrupt(disruption, server.pid)})
-            deadline = time.monotonic() + load.seconds + 30
-            while locust.alive():
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"Locust did not finish:\n{locust.log_text()}")
-                time.sleep(0.2)
+            wait_for_locust(locust, load.seconds)
     stats, _history, _counts = read_locust_results(run_dir)
     agg = stats[stats["Name"] == "Aggregated"].iloc[0]
     failures_path = run_dir / "locust_failures.csv"
@@ -263,18 +256,8 @@ def load_restart_runs(root: str | Path) -> RestartRuns:
         tag = {"run": meta["run"], "label": meta["label"]}
         summaries.append(meta["summary"])
         raw = pd.read_csv(run_dir / "locust_stats_history.csv")
-        agg = raw[raw["Name"] == "Aggregated"]
-        dt = agg["Timestamp"].diff()
-        histories.append(
-            pd.DataFrame(
-                {
-                    **tag,
-                    "t": agg["Timestamp"] - meta["started_at"],
-                    "rps": (agg["Total Request Count"].diff() / dt).fillna(0.0),
-                    "failures_per_s": (agg["Total Failure Count"].diff() / dt).fillna(0.0),
-                }
-            )
-        )
+        history = per_second(raw[raw["Name"] == "Aggregated"], meta["started_at"])
+        histories.append(history.assign(**tag)[["run", "label", "t", "rps", "failures_per_s"]])
         timeline = pd.read_csv(run_dir / "worker_timeline.csv")
         timelines.append(timeline.assign(t=timeline["t"] - meta["started_at"], **tag))
         events.append(pd.DataFrame([{**tag, **e} for e in meta["events"]], columns=["run", "label", "t", "what"]))
@@ -304,7 +287,7 @@ def respawn_times(kills: int = 6, *, workers: int = 2, pause_s: float = 0.5) -> 
     )
     health_url = f"http://127.0.0.1:{admin_port}/cluster-health"
     rows = []
-    log_path = _new_root("respawn") / "server.log"
+    log_path = new_results_dir("respawn") / "server.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with ManagedProcess(argv, log_path=log_path) as server:
         wait_until_serving(f"http://127.0.0.1:{port}/health", server, ready_line="cluster ready")
@@ -334,7 +317,3 @@ def respawn_times(kills: int = 6, *, workers: int = 2, pause_s: float = 0.5) -> 
 def _health(url: str) -> dict:
     with urllib.request.urlopen(url, timeout=2) as resp:
         return json.load(resp)
-
-
-def _new_root(what: str) -> Path:
-    return PROJECT_ROOT / "results" / f"{what}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"

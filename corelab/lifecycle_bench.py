@@ -16,13 +16,11 @@ import argparse
 import json
 import statistics
 import sys
-from datetime import datetime
 from pathlib import Path
 
 from corelab.bench import bench
 from corelab.lifecycle import respawn_times, restart_under_load
-from corelab.procs import PROJECT_ROOT
-from corelab.results import machine_info
+from corelab.results import machine_info, new_results_dir
 
 
 def rolling(root: Path, seconds: float) -> dict:
@@ -95,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kills", type=int, default=6, help="respawn: workers to SIGKILL")
     parser.add_argument("--repeats", type=int, default=2, help="throughput: runs of each variant")
     args = parser.parse_args(argv)
-    root = PROJECT_ROOT / "results" / f"lifecycle-bench-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+    root = new_results_dir("lifecycle-bench")
     root.mkdir(parents=True, exist_ok=True)
     chosen = ("rolling", "respawn", "balance", "throughput") if args.which == "all" else (args.which,)
     figures: dict[str, dict] = {}

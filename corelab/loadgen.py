@@ -9,8 +9,10 @@ from __future__ import annotations
 import json
 import shutil
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 import pandas as pd
 
@@ -58,6 +60,25 @@ def start_locust(
         env={**(env or {}), "CORELAB_WORKER_COUNTS": str(run_dir / "workers.json")},
         grace=10.0,
     )
+
+
+def wait_for_locust(locust: ManagedProcess, seconds: float, progress: TextIO | None = None) -> None:
+    """Wait for a Locust run of ``seconds`` to end; on a terminal, draw a progress bar meanwhile."""
+    # Locust needs a second or two to start and a moment to write its CSVs after the run.
+    deadline = time.monotonic() + seconds + 30
+    started = time.monotonic()
+    on_tty = progress is not None and getattr(progress, "isatty", lambda: False)()
+    while locust.alive():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"Locust did not finish:\n{locust.log_text()}")
+        time.sleep(0.2)
+        if on_tty:
+            elapsed = min(seconds, time.monotonic() - started)
+            bar = "#" * int(20 * elapsed / seconds)
+            progress.write(f"\r      [{bar:<20}] {elapsed:4.0f}/{seconds:g} s")
+            progress.flush()
+    if on_tty:
+        progress.write("\r" + " " * 40 + "\r")
 
 
 def steady_rps(history: pd.DataFrame, ramp_s: float) -> float:

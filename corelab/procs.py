@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ctypes
 import os
 import signal
 import socket
@@ -14,8 +13,9 @@ import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 
+from servers.lifeline import set_parent_death_signal
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-_PR_SET_PDEATHSIG = 1
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -58,7 +58,7 @@ class ManagedProcess:
             cwd=cwd,
             env={**os.environ, **(env or {})},
             start_new_session=True,
-            preexec_fn=_die_with_parent if die_with_parent and sys.platform.startswith("linux") else None,
+            preexec_fn=set_parent_death_signal if die_with_parent else None,
         )
 
     @property
@@ -94,12 +94,6 @@ class ManagedProcess:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-def _die_with_parent() -> None:
-    # Runs in the child between fork and exec; the setting survives exec.
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
 def _signal_group(pgid: int, sig: int) -> None:

@@ -14,6 +14,7 @@ import platform
 import subprocess
 import sys
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +88,38 @@ def git_commit() -> str:
         return "unknown"
 
 
+def new_results_dir(what: str = "") -> Path:
+    """A fresh folder under results/, named for the time (and ``what``, when given)."""
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    return PROJECT_ROOT / "results" / (f"{what}-{stamp}" if what else stamp)
+
+
+def stored_summaries(root: Path) -> list[dict[str, Any]]:
+    """The summary rows of the runs already in ``root``, in the order they ran."""
+    return [json.loads(p.read_text())["summary"] for p in sorted(root.glob("*/meta.json"))]
+
+
+def write_summary(root: Path) -> None:
+    """summary.csv: one row per run in ``root``, rewritten from the runs' own metadata."""
+    pd.DataFrame(stored_summaries(root), columns=SUMMARY_COLUMNS).to_csv(root / "summary.csv", index=False)
+
+
+def per_second(aggregated: pd.DataFrame, t0: float) -> pd.DataFrame:
+    """Requests and failures served in each second, from Locust's aggregated history rows.
+
+    Locust's own Requests/s column is a smoothed average; differences of its running totals
+    give what was served in each second. ``t`` is seconds since ``t0`` (a Unix time).
+    """
+    dt = aggregated["Timestamp"].diff()
+    return pd.DataFrame(
+        {
+            "t": aggregated["Timestamp"] - t0,
+            "rps": (aggregated["Total Request Count"].diff() / dt).fillna(0.0),
+            "failures_per_s": (aggregated["Total Failure Count"].diff() / dt).fillna(0.0),
+        }
+    )
+
+
 def write_json(path: Path, data: dict[str, Any]) -> None:
     path.write_text(json.dumps(data, indent=2, default=str) + "\n")
 
@@ -103,19 +136,11 @@ def load_run(run_dir: Path) -> dict[str, Any]:
     procs = pd.read_csv(run_dir / "procs.csv")
     raw = pd.read_csv(run_dir / "locust_stats_history.csv")
     agg = raw[raw["Name"] == "Aggregated"]
-    # Locust's own Requests/s column is a smoothed average; differences of its running
-    # totals give what was served in each second.
-    dt = agg["Timestamp"].diff()
-    history = pd.DataFrame(
-        {
-            "t": agg["Timestamp"] - meta["sampler_started_at"],
-            "users": agg["User Count"],
-            "rps": (agg["Total Request Count"].diff() / dt).fillna(0.0),
-            "failures_per_s": (agg["Total Failure Count"].diff() / dt).fillna(0.0),
-            "p50_ms": pd.to_numeric(agg["50%"], errors="coerce"),
-            "p99_ms": pd.to_numeric(agg["99%"], errors="coerce"),
-        }
-    )
+    history = per_second(agg, meta["sampler_started_at"]).assign(
+        users=agg["User Count"],
+        p50_ms=pd.to_numeric(agg["50%"], errors="coerce"),
+        p99_ms=pd.to_numeric(agg["99%"], errors="coerce"),
+    )[["t", "users", "rps", "failures_per_s", "p50_ms", "p99_ms"]]
     per_name = raw[raw["Name"] != "Aggregated"]
     endpoint_history = pd.DataFrame(
         {

@@ -12,6 +12,19 @@ import time
 _PR_SET_PDEATHSIG = 1
 
 
+def set_parent_death_signal() -> bool:
+    """Ask the kernel to SIGKILL this process when its parent (thread) exits. Linux only.
+
+    Survives exec, so it also works between fork and exec (a subprocess's preexec_fn).
+    Returns False where the platform has no such thing.
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    return True
+
+
 def die_with_parent(expected_parent: int | None = None) -> None:
     """Make this process exit when its parent dies, even when the parent is SIGKILLed.
 
@@ -19,10 +32,7 @@ def die_with_parent(expected_parent: int | None = None) -> None:
     the parent pid. Either way, if the parent is already gone, exit now.
     """
     parent = os.getppid() if expected_parent is None else expected_parent
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    else:
+    if not set_parent_death_signal():
         threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
     # The parent may have died between fork and prctl: the signal would then never come.
     if os.getppid() != parent:

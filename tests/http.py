@@ -23,10 +23,11 @@ class Reply:
         return int(self.headers["X-Worker-Pid"])
 
 
-def get(url: str, timeout: float = 10.0) -> Reply:
-    """GET ``url``; an HTTP error status is a Reply too, not an exception."""
+def get(url: str, timeout: float = 10.0, headers: dict[str, str] | None = None) -> Reply:
+    """GET ``url`` on a new connection; an HTTP error status is a Reply too, not an exception."""
+    request = urllib.request.Request(url, headers=headers or {})
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:
+        with urllib.request.urlopen(request, timeout=timeout) as resp:
             return Reply(resp.status, dict(resp.headers), resp.read())
     except urllib.error.HTTPError as err:
         return Reply(err.code, dict(err.headers), err.read())

@@ -8,7 +8,6 @@ that meets a closed socket is counted as lost), small enough for a 2-core machin
 from __future__ import annotations
 
 import http.client
-import json
 import os
 import re
 import signal
@@ -26,25 +25,13 @@ import pytest
 from corelab.procs import ManagedProcess, free_port, python_module
 from servers.cluster.backoff import Backoff
 from servers.cluster.worker import EXIT_BOOT_FAILED
+from tests.http import get
+from tests.polling import wait_for
 
 
 def get_json(url: str, timeout: float = 2.0) -> tuple[int, dict]:
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:
-            return resp.status, json.load(resp)
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.load(exc)
-
-
-def wait_for(check: Callable[[], object], timeout: float, what: str) -> object:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(0.05)
+    reply = get(url, timeout=timeout)
+    return reply.status, reply.json()
 
 
 class Admin:

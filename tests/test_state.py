@@ -7,8 +7,6 @@ so the rr policy spreads one client's requests over both workers, as a load bala
 from __future__ import annotations
 
 import json
-import urllib.error
-import urllib.request
 from collections import Counter
 from collections.abc import Callable
 
@@ -18,7 +16,7 @@ import redis
 from corelab.procs import ManagedProcess, free_port, python_module
 from corelab.redis_server import RedisServer
 from servers.state import StateConfig
-from tests.http import Reply
+from tests.http import Reply, get
 
 LIMIT = 5
 REQUESTS = 20  # 4 x the limit: enough for each of 2 workers to refuse some
@@ -38,16 +36,6 @@ def state_cluster(serve: Callable, redis_url: str, monkeypatch: pytest.MonkeyPat
         return serve("cluster", "--workers", "2", "--policy", "rr", "--state", backend, "--redis-url", redis_url).url
 
     return start
-
-
-def get(url: str, headers: dict[str, str] | None = None) -> Reply:
-    """GET on a new connection; an HTTP error status is a Reply too."""
-    request = urllib.request.Request(url, headers=headers or {})
-    try:
-        with urllib.request.urlopen(request, timeout=10) as resp:
-            return Reply(resp.status, dict(resp.headers), resp.read())
-    except urllib.error.HTTPError as err:
-        return Reply(err.code, dict(err.headers), err.read())
 
 
 def per_window(replies: list[Reply]) -> dict[int, tuple[int, int]]:

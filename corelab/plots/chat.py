@@ -7,6 +7,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from corelab.chat import PERCENTILES, delivery, delivery_history, handshakes, outages
+from corelab.plots.common import label_bars, labels_in_order, per_worker_panels
 from corelab.results import Runs
 
 COLORS = {"same worker": "tab:green", "other worker": "tab:orange", "all": "tab:blue", "handshakes": "tab:red"}
@@ -17,8 +18,8 @@ def plot_delivery(runs: Runs, *, title: str | None = None) -> Figure:
     and the share of Socket.IO handshakes that failed."""
     table = delivery(runs)
     shakes = handshakes(runs).set_index("run")
-    labels = list(dict.fromkeys(table["label"]))
-    runs_order = list(dict.fromkeys(table["run"]))
+    labels = labels_in_order(table["label"])
+    runs_order = labels_in_order(table["run"])
     groups = ["same worker", "other worker", "all", "handshakes"]
     width = 0.8 / len(groups)
     x = np.arange(len(runs_order))
@@ -32,15 +33,7 @@ def plot_delivery(runs: Runs, *, title: str | None = None) -> Figure:
             values = [part.loc[r, "ratio"] * 100 if r in part.index else np.nan for r in runs_order]
             name = f"delivered: {group}"
         bars = ax.bar(x + (i - 1.5) * width, values, width, label=name, color=COLORS[group])
-        for bar, value in zip(bars, values, strict=True):
-            if not np.isnan(value):
-                ax.annotate(
-                    f"{value:.0f}%",
-                    (bar.get_x() + bar.get_width() / 2, bar.get_height()),
-                    ha="center",
-                    va="bottom",
-                    fontsize=8,
-                )
+        label_bars(ax, bars, ("" if np.isnan(v) else f"{v:.0f}%" for v in values), fontsize=8)
     ax.set_xticks(x, labels, fontsize=9)
     ax.set_ylabel("% of messages (or handshakes)")
     ax.set_ylim(0, 130)
@@ -75,16 +68,14 @@ def plot_delivery_latency(runs: Runs, *, title: str | None = None) -> Figure:
 
 def plot_connections_per_worker(runs: Runs, *, title: str | None = None) -> Figure:
     """How many Socket.IO connections each worker accepted (from the welcome event), per run."""
-    workers = runs.workers
-    labels = list(dict.fromkeys(runs.summary["label"]))
-    fig, axes = plt.subplots(1, max(1, len(labels)), figsize=(3.4 * max(1, len(labels)), 3.2), squeeze=False)
-    for ax, label in zip(axes[0], labels, strict=False):
-        data = workers[workers["label"] == label]
-        ax.bar([str(p) for p in data["pid"]], data["responses"], color="tab:purple")
-        ax.set_title(label, fontsize=10)
-        ax.set_xlabel("worker pid")
-        ax.tick_params(axis="x", labelsize=7, rotation=30)
-    axes[0][0].set_ylabel("connections")
+    fig = per_worker_panels(
+        runs.workers,
+        labels_in_order(runs.summary["label"]),
+        "responses",
+        ylabel="connections",
+        color="tab:purple",
+        width=3.4,
+    )
     fig.suptitle(title or "chat: connections per worker", fontsize=11)
     fig.tight_layout()
     return fig
@@ -93,7 +84,7 @@ def plot_connections_per_worker(runs: Runs, *, title: str | None = None) -> Figu
 def plot_delivery_over_time(runs: Runs, *, title: str | None = None) -> Figure:
     """Deliveries and losses per second, by recipients; a staged Redis outage is shaded."""
     history = delivery_history(runs)
-    labels = list(dict.fromkeys(runs.summary["label"]))
+    labels = labels_in_order(runs.summary["label"])
     fig, axes = plt.subplots(len(labels), 1, figsize=(10, 3.2 * len(labels)), squeeze=False)
     downs = outages(runs)
     for ax, label in zip(axes[:, 0], labels, strict=False):

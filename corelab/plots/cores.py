@@ -9,16 +9,13 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
+from corelab.plots.common import labels_in_order
 from corelab.results import Runs
-
-
-def _labels(runs: Runs) -> list[str]:
-    return list(dict.fromkeys(runs.summary["label"]))
 
 
 def plot_core_heatmap(runs: Runs, *, title: str | None = None) -> Figure:
     """A time x core heatmap for each run, stacked, on one colour scale."""
-    labels = _labels(runs)
+    labels = labels_in_order(runs.summary["label"])
     n_cores = int(runs.cores["core"].max()) + 1
     fig, axes = plt.subplots(
         len(labels),
@@ -49,7 +46,7 @@ def plot_core_heatmap(runs: Runs, *, title: str | None = None) -> Figure:
 
 def plot_core_lines(runs: Runs, *, title: str | None = None) -> Figure:
     """Each core's utilisation over time as a line, one panel per run."""
-    labels = _labels(runs)
+    labels = labels_in_order(runs.summary["label"])
     fig, axes = plt.subplots(1, len(labels), figsize=(5 * len(labels), 3.2), squeeze=False, sharey=True)
     for ax, label in zip(axes[0], labels, strict=True):
         data = runs.cores[runs.cores["label"] == label]

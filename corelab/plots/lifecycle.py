@@ -6,15 +6,16 @@ import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
 from corelab.lifecycle import CLIENTS, Balance, RestartRuns
+from corelab.plots.common import labels_in_order
 
 
 def plot_balance(result: Balance, *, title: str | None = None) -> Figure:
     """Per-worker share of requests (bars) and of connections (dots), per policy and kind of client."""
-    kinds = list(dict.fromkeys(result.shares["clients"]))
+    kinds = labels_in_order(result.shares["clients"])
     fig, axes = plt.subplots(1, len(kinds), figsize=(5.5 * len(kinds), 3.8), sharey=True, squeeze=False)
     for ax, kind in zip(axes[0], kinds, strict=True):
         shares = result.shares[result.shares["clients"] == kind]
-        policies = list(dict.fromkeys(shares["policy"]))
+        policies = labels_in_order(shares["policy"])
         width = 0.8 / max(1, shares.groupby("policy").size().max())
         for x, policy in enumerate(policies):
             workers = shares[shares["policy"] == policy].sort_values("request_share", ascending=False)
@@ -37,7 +38,7 @@ def plot_balance(result: Balance, *, title: str | None = None) -> Figure:
 
 def plot_restarts(runs: RestartRuns, *, title: str | None = None) -> Figure:
     """Per run: throughput and failures per second (top), and which worker pid served when (bottom)."""
-    labels = list(dict.fromkeys(runs.summary["label"]))
+    labels = labels_in_order(runs.summary["label"])
     fig, axes = plt.subplots(
         2, len(labels), figsize=(5 * len(labels), 5.5), sharex=True, squeeze=False, height_ratios=[3, 2]
     )

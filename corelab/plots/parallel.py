@@ -9,6 +9,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.figure import Figure
 
+from corelab.plots.common import label_bars, labels_in_order
 from corelab.plots.cores import plot_core_heatmap
 from corelab.results import Runs
 
@@ -39,18 +40,14 @@ def plot_probe_latency(runs: Runs, *, title: str | None = None) -> Figure:
 
     modes = list(table.index)
     bars = ax_p.bar(modes, table["probe_p99_ms"].clip(lower=0.5), color="tab:red")
-    for bar, value in zip(bars, table["probe_p99_ms"], strict=True):
-        ax_p.annotate(
-            f"{value:.0f} ms", (bar.get_x() + bar.get_width() / 2, bar.get_height()), ha="center", va="bottom"
-        )
+    label_bars(ax_p, bars, (f"{v:.0f} ms" for v in table["probe_p99_ms"]), fontsize=10)
     ax_p.set_yscale("log")
     ax_p.set_ylim(top=table["probe_p99_ms"].max() * 4)
     ax_p.set_xlabel("offload")
     ax_p.set_title("probe p99 over the run", fontsize=10)
 
     bars = ax_w.bar(modes, table["work_rps"], color="tab:blue")
-    for bar, value in zip(bars, table["work_rps"], strict=True):
-        ax_w.annotate(f"{value:.0f}/s", (bar.get_x() + bar.get_width() / 2, bar.get_height()), ha="center", va="bottom")
+    label_bars(ax_w, bars, (f"{v:.0f}/s" for v in table["work_rps"]), fontsize=10)
     ax_w.set_ylim(0, table["work_rps"].max() * 1.25)
     ax_w.set_xlabel("offload")
     ax_w.set_title("CPU requests served / s", fontsize=10)
@@ -112,7 +109,7 @@ def plot_parallel_cores(result: ParallelResult, *, title: str | None = None) -> 
 def plot_task_latency(result: SpawnCostResult, *, title: str | None = None) -> Figure:
     """Each mode's task latencies as a box plot with the points on top, on a log scale."""
     data = result.latencies
-    modes = list(dict.fromkeys(data["mode"]))
+    modes = labels_in_order(data["mode"])
     fig, ax = plt.subplots(figsize=(9, 0.6 + 0.7 * len(modes)))
     groups = [data.loc[data["mode"] == m, "latency_ms"].to_numpy() for m in modes]
     ax.boxplot(groups, vert=False, showfliers=False, widths=0.5)
@@ -139,18 +136,18 @@ def plot_shared_counter(result: CounterResult, *, title: str | None = None) -> F
     colours = ["tab:red" if lost else "tab:green" for lost in table["lost"]]
     bars = ax_c.bar(table["mode"], table["counted"], color=colours)
     ax_c.axhline(expected, color="k", ls="--", lw=1, label=f"expected {expected:,}")
-    for bar, r in zip(bars, table.itertuples(), strict=True):
-        note = f"lost {r.lost:,}\n({r.lost_pct:.0f}%)" if r.lost else "exact"
-        ax_c.annotate(note, (bar.get_x() + bar.get_width() / 2, bar.get_height()), ha="center", va="bottom",
-                      fontsize=8)  # fmt: skip
+    label_bars(
+        ax_c,
+        bars,
+        (f"lost {r.lost:,}\n({r.lost_pct:.0f}%)" if r.lost else "exact" for r in table.itertuples()),
+        fontsize=8,
+    )
     ax_c.set_ylim(0, expected * 1.3)
     ax_c.set_ylabel("final count")
     ax_c.legend(fontsize=8, loc="lower right")
     ax_c.set_title(f"{int(table['processes'].iloc[0])} processes, one shared counter", fontsize=10)
     bars = ax_t.bar(table["mode"], table["ns_per_op"], color="tab:purple")
-    for bar, value in zip(bars, table["ns_per_op"], strict=True):
-        ax_t.annotate(f"{value:.0f} ns", (bar.get_x() + bar.get_width() / 2, bar.get_height()), ha="center",
-                      va="bottom", fontsize=8)  # fmt: skip
+    label_bars(ax_t, bars, (f"{v:.0f} ns" for v in table["ns_per_op"]), fontsize=8)
     ax_t.set_yscale("log")
     ax_t.set_ylim(top=table["ns_per_op"].max() * 5)
     ax_t.set_ylabel("ns per increment (log)")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
+from corelab.plots.common import label_bars
 from corelab.results import Runs
 from corelab.shared_state import counter_reads, shared_state_table
 
@@ -17,14 +18,7 @@ def plot_shared_state(runs: Runs, *, title: str | None = None) -> Figure:
 
     colors = ["tab:red" if abs(t - 1) > 0.05 else "tab:green" for t in table["times_limit"]]
     bars = left.bar(table["label"], table["admitted_mean"], color=colors)
-    for bar, row in zip(bars, table.itertuples(), strict=True):
-        left.annotate(
-            f"{row.admitted_mean:.1f}\n({row.times_limit:.2f}x the limit)",
-            (bar.get_x() + bar.get_width() / 2, bar.get_height()),
-            ha="center",
-            va="bottom",
-            fontsize=9,
-        )
+    label_bars(left, bars, (f"{r.admitted_mean:.1f}\n({r.times_limit:.2f}x the limit)" for r in table.itertuples()))
     limit = int(table["limit"].iloc[0])
     left.axhline(limit, color="black", linestyle="--", linewidth=1, label=f"intended limit: {limit}")
     left.legend(fontsize=8, loc="upper right")

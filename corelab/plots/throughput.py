@@ -5,6 +5,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
+from corelab.plots.common import label_bars, labels_in_order, per_worker_panels
 from corelab.results import Runs
 
 
@@ -37,8 +38,14 @@ def plot_throughput_by_variant(runs: Runs, *, title: str | None = None) -> Figur
         if row.generator_bound:
             bar.set_hatch("//")
             bar.set_color("tab:gray")
-        note = f"{row.rps:.0f}/s\n{row.rps / base:.2f}x" + ("\ngenerator-bound" if row.generator_bound else "")
-        ax.annotate(note, (bar.get_x() + bar.get_width() / 2, bar.get_height()), ha="center", va="bottom", fontsize=9)
+    label_bars(
+        ax,
+        bars,
+        (
+            f"{row.rps:.0f}/s\n{row.rps / base:.2f}x" + ("\ngenerator-bound" if row.generator_bound else "")
+            for row in summary.itertuples()
+        ),
+    )
     ax.set_ylabel("requests / s")
     ax.set_ylim(0, summary["rps"].max() * 1.3)
     ax.set_title(title or f"throughput, {summary['scenario'].iloc[0]} scenario", fontsize=11)
@@ -49,17 +56,15 @@ def plot_throughput_by_variant(runs: Runs, *, title: str | None = None) -> Figur
 
 def plot_requests_per_worker(runs: Runs, *, title: str | None = None) -> Figure:
     """How many responses each worker gave, per run (from the X-Worker-Pid header)."""
-    workers = runs.workers
-    labels = list(dict.fromkeys(workers["label"]))
-    fig, axes = plt.subplots(1, max(1, len(labels)), figsize=(3.5 * max(1, len(labels)), 3.2), squeeze=False)
-    for ax, label in zip(axes[0], labels, strict=False):
-        data = workers[workers["label"] == label]
-        ax.bar([str(p) for p in data["pid"]], data["share"] * 100, color="tab:green")
-        ax.set_title(label, fontsize=10)
-        ax.set_xlabel("worker pid")
-        ax.tick_params(axis="x", labelsize=7, rotation=30)
-        ax.set_ylim(0, 100)
-    axes[0, 0].set_ylabel("% of responses")
+    fig = per_worker_panels(
+        runs.workers,
+        labels_in_order(runs.workers["label"]),
+        "share",
+        ylabel="% of responses",
+        color="tab:green",
+        scale=100,
+        ylim=(0, 100),
+    )
     if title:
         fig.suptitle(title)
     fig.tight_layout()
