@@ -12,7 +12,7 @@ import json
 import re
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ import websocket
 
 from corelab.procs import ManagedProcess
 from corelab.redis_server import RedisServer
+from tests.polling import wait_for
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -102,17 +103,6 @@ def browser(tmp_path: Path) -> Iterator[DevTools]:
         process.stop()
 
 
-def _wait_for(check: Callable[[], Any], seconds: float, why: str) -> Any:
-    deadline = time.monotonic() + seconds
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(why)
-        time.sleep(0.1)
-
-
 def _tab_state(tools: DevTools, tab: str) -> dict[str, Any]:
     """What the tab shows; empty while the page is still loading."""
     state = tools.evaluate(
@@ -133,7 +123,7 @@ def _two_tabs_on_two_workers(tools: DevTools, url: str) -> tuple[str, str, list[
     for _ in range(6):
         tab = tools.open_tab(f"{url}/chat?room=class")
         opened.append(tab)
-        state = _wait_for(
+        state = wait_for(
             lambda tab=tab: (s := _tab_state(tools, tab))["status"] == "joined" and s["worker"].isdigit() and s,
             20,
             f"a tab did not connect and join: {_tab_state(tools, tab)}",
@@ -161,9 +151,9 @@ def test_chat_page_two_tabs_sticky_loses_and_pubsub_delivers(
     # Sticky: both tabs connect (long-polling, then WebSocket), but a message stays on its worker.
     sticky = serve("sticky", "--workers", "2", ready_line="cluster ready")
     a, b, _ = _two_tabs_on_two_workers(browser, sticky.url)
-    _wait_for(lambda: _upgraded(browser, a) and _upgraded(browser, b), 15, "the tabs did not upgrade to WebSocket")
+    wait_for(lambda: _upgraded(browser, a) and _upgraded(browser, b), 15, "the tabs did not upgrade to WebSocket")
     _send(browser, a, "hello from tab A")
-    _wait_for(lambda: any("hello from tab A" in m for m in _tab_state(browser, a)["messages"]), 10, "own message")
+    wait_for(lambda: any("hello from tab A" in m for m in _tab_state(browser, a)["messages"]), 10, "own message")
     time.sleep(1.5)
     assert not any("hello from tab A" in m for m in _tab_state(browser, b)["messages"]), "sticky delivered across?"
 
@@ -172,7 +162,7 @@ def test_chat_page_two_tabs_sticky_loses_and_pubsub_delivers(
     a, b, _ = _two_tabs_on_two_workers(browser, pubsub.url)
     worker_b = _tab_state(browser, b)["worker"]
     _send(browser, a, "hello again from tab A")
-    arrived = _wait_for(
+    arrived = wait_for(
         lambda: [m for m in _tab_state(browser, b)["messages"] if "hello again from tab A" in m],
         10,
         "pubsub did not deliver to the tab on the other worker",
