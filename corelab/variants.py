@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from corelab.procs import python_module
+from servers.cluster.policies import BALANCING_POLICIES, DEFAULT_POLICY
 
 
 @dataclass(frozen=True)
 class Variant:
     name: str
     module: str
-    # The balancing policies it takes (empty: one process, nothing to balance).
+    # The balancing policies it takes, its default first (empty: one process, nothing to balance).
     policies: tuple[str, ...] = ()
     # A line in the server's log that says every worker is serving.
     ready_line: str | None = None
@@ -46,7 +48,13 @@ VARIANTS: dict[str, Variant] = {
     v.name: v
     for v in (
         Variant("single", "servers.single"),
-        Variant("cluster", "servers.cluster", ("shared", "reuseport", "rr"), ready_line="cluster ready"),
+        # The cluster's policies as its registry lists them (servers/cluster/policies), default first.
+        Variant(
+            "cluster",
+            "servers.cluster",
+            (DEFAULT_POLICY, *(p for p in BALANCING_POLICIES if p != DEFAULT_POLICY)),
+            ready_line="cluster ready",
+        ),
         # The cluster with Socket.IO sticky sessions, and that plus the Redis adapter (servers/chat.py).
         Variant("sticky", "servers.sticky", ("sticky",), ready_line="cluster ready"),
         Variant("pubsub", "servers.pubsub", ("sticky",), ready_line="cluster ready"),
@@ -54,6 +62,21 @@ VARIANTS: dict[str, Variant] = {
         GunicornVariant("gunicorn", "servers.app:create_app()", ("shared",)),
     )
 }
+
+
+def check_policies(variants: Sequence[str], policies: Sequence[str] | None) -> None:
+    """Policies given where no variant takes one, or that a variant does not take: an error, never ignored."""
+    if not policies:
+        return
+    chosen = [get_variant(name) for name in variants]
+    if not any(v.policies for v in chosen):
+        takers = ", ".join(v.name for v in VARIANTS.values() if v.policies)
+        names = ", ".join(variants)
+        raise ValueError(f"--policy: {names} is one process with nothing to balance; variants that take one: {takers}")
+    for variant in chosen:
+        for policy in policies:
+            if variant.policies and policy not in variant.policies:
+                raise ValueError(f"{variant.name} has no policy {policy!r}: choose from {', '.join(variant.policies)}")
 
 
 def get_variant(name: str) -> Variant:

@@ -4,7 +4,7 @@ python -m servers.sticky [--workers N] [--host 127.0.0.1] [--port 8000]
 
 Every client connects, long-polling ones included, but each worker still keeps its own rooms:
 a message reaches only the room members held by the sender's worker. servers.pubsub adds the
-Redis adapter that relays it to the others. The routing is servers/cluster/sticky.py.
+Redis adapter that relays it to the others. The routing is servers/cluster/policies/sticky.py.
 """
 
 from __future__ import annotations

@@ -118,7 +118,7 @@ def test_defaults_are_loopback_and_one_worker_per_usable_core() -> None:
     config = parse_args([])
     assert config.host == "127.0.0.1"
     assert config.workers == usable_cores()
-    assert config.policy == "shared"
+    assert config.policy == "rr"  # every worker gets connections even in a burst (notebook 03)
 
 
 @pytest.mark.parametrize("argv", [["--workers", "0"], ["--policy", "random"], ["--port", "70000"]])

@@ -211,7 +211,13 @@ def test_rolling_restart_under_load_loses_no_request(serve: Callable, policy: st
         time.sleep(1.0)
     assert load.errors == []
     new = admin.pids()
-    assert {str(p) for p in old | new} <= set(load.served), "old and new workers both served"
+    served = set(load.served)
+    # Traffic moved from the old workers to their successors without a failed request. Which
+    # workers carry the keep-alive connections is the policy's choice: rr spreads them over every
+    # worker, old and new; shared lets the kernel pick, and may put them all on one worker.
+    assert served & {str(p) for p in old} and served & {str(p) for p in new}, "old, then new workers served"
+    if policy == "rr":
+        assert {str(p) for p in old | new} <= served, "rr: every old and every new worker served"
     assert load.total > 100
     # One at a time: each old worker drained only after its successor was serving.
     log = server.log()

@@ -6,10 +6,10 @@ import argparse
 import os
 from dataclasses import dataclass
 
+from servers.cluster.policies import DEFAULT_POLICY, POLICIES, describe_policies
 from servers.listen import LOOPBACK
 from servers.state import add_state_arguments, export_state_arguments
 
-POLICIES = ("shared", "reuseport", "rr", "sticky")
 RESTART_MODES = ("rolling", "naive")
 DEFAULT_APP = "servers.app:create_app"
 
@@ -24,7 +24,7 @@ def usable_cores() -> int:
 @dataclass(frozen=True)
 class ClusterConfig:
     workers: int = 2
-    policy: str = "shared"
+    policy: str = DEFAULT_POLICY
     host: str = LOOPBACK
     port: int = 8000
     # Seconds a stopping worker gives its in-flight requests before closing them.
@@ -59,11 +59,10 @@ def parse_args(argv: list[str] | None = None) -> ClusterConfig:
     parser.add_argument("--workers", type=int, default=usable_cores(), help="number of workers (default: usable cores)")
     parser.add_argument(
         "--policy",
-        choices=POLICIES,
-        default="shared",
-        help="shared: workers accept on one inherited socket; reuseport: one SO_REUSEPORT socket "
-        "per worker; rr: the primary accepts and hands connections out in turn; sticky: rr, but a "
-        "Socket.IO session's requests go to the worker that holds it (servers/cluster/sticky.py)",
+        choices=list(POLICIES),
+        default=DEFAULT_POLICY,
+        help=f"how connections reach the workers (default: {DEFAULT_POLICY}). {describe_policies()}. "
+        "See servers/cluster/policies/.",
     )
     parser.add_argument("--host", default=LOOPBACK, help="address to listen on (default: loopback only)")
     parser.add_argument("--port", type=int, default=8000)

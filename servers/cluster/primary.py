@@ -2,8 +2,10 @@
 
 It serves no requests. Its main loop reads like a table of contents: wait for an event (a
 signal, a worker message, a connection to hand out, an admin request), act on the signals,
-kill hung workers, move a rolling restart on, keep the worker count. Signal handlers only
-enqueue; the loop does the work.
+let the policy act on time, kill hung workers, move a rolling restart on, keep the worker
+count. Signal handlers only enqueue; the loop does the work. How connections reach the
+workers is the policy's business (servers/cluster/policies/): the primary only tells it which
+workers are ready and sends a connection to a worker when the policy asks.
 
 A worker goes through these states:
 
@@ -32,7 +34,8 @@ from servers.cluster import protocol
 from servers.cluster.admin import AdminServer
 from servers.cluster.backoff import Backoff
 from servers.cluster.config import ClusterConfig
-from servers.cluster.policies import Policy, make_policy
+from servers.cluster.policies import make_policy
+from servers.cluster.policies.base import Policy
 from servers.cluster.protocol import Channel
 from servers.cluster.worker import EXIT_BOOT_FAILED, run_worker
 from servers.listen import ListenError, warn_if_exposed
@@ -90,6 +93,8 @@ class Primary:
         self.exit_code = 0
         self.announced = False
         self.started = time.monotonic()
+        # When the policy next needs the loop to run (a peek's deadline), if ever.
+        self.policy_wakeup: float | None = None
         # Crash backoff, and the earliest time each slot may get a new worker.
         self.backoff: dict[int, Backoff] = {}
         self.not_before: dict[int, float] = {}
@@ -99,10 +104,6 @@ class Primary:
         self.replacing: int | None = None
         # A naive restart in progress: every worker stopped and the port closed until all are gone.
         self.naive_restart = False
-        # Whether the primary's listener (rr and other routing policies) is in the selector.
-        self.accepting = False
-        # Accepted connections a peeking policy waits on: socket -> monotonic deadline.
-        self.peeking: dict[socket.socket, float] = {}
         # Worker -> primary messages, by verb.
         self.handlers: dict[str, Callable[[Worker, protocol.Message], None]] = {
             protocol.READY: self._on_ready,
@@ -116,7 +117,7 @@ class Primary:
         warn_if_exposed(self.config.host)
         self.policy.open()
         self._install_signals()
-        self._listen_for_routing()
+        self.policy.attach(self.selector, self)
         if self.config.admin_port is not None:
             try:
                 self.admin = AdminServer(self.selector, self.config.admin_port, self.health)
@@ -133,10 +134,9 @@ class Primary:
         )
         try:
             while not self._finished():
-                self._accept_only_when_routable()
                 self._wait_for_events()
                 self._handle_signals()
-                self._route_overdue_peeks()
+                self._let_policy_act()
                 self._kill_hung_workers()
                 self._replace_next()
                 self._manage_workers()
@@ -154,8 +154,9 @@ class Primary:
     def _wait_for_events(self) -> None:
         timeout = 0.5
         now = time.monotonic()
-        for when in [*self.not_before.values(), *self.peeking.values()]:
-            timeout = min(timeout, max(0.0, when - now))
+        for when in [*self.not_before.values(), self.policy_wakeup]:
+            if when is not None:
+                timeout = min(timeout, max(0.0, when - now))
         for key, _mask in self.selector.select(timeout):
             key.data(key.fileobj)
         if self.admin is not None:
@@ -176,6 +177,10 @@ class Primary:
                 self._scale(self.target + 1)
             elif sig == signal.SIGTTOU:
                 self._scale(self.target - 1)
+
+    def _let_policy_act(self) -> None:
+        """A routing policy accepts only while a worker is ready, and finishes overdue peeks."""
+        self.policy_wakeup = self.policy.tick(time.monotonic())
 
     def _kill_hung_workers(self) -> None:
         """A worker whose event loop has not beaten for --timeout seconds is blocked: kill it."""
@@ -286,7 +291,6 @@ class Primary:
             self.exit_code = exc.exit_code
             self._stop(graceful=False, why="the port could not be reopened")
             return False
-        self._listen_for_routing()
         self.naive_restart = False
         self.announced = False
         return True
@@ -299,7 +303,7 @@ class Primary:
         if pid == 0:  # the child: becomes a worker and never comes back here
             ours.close()
             self._forget_in_child()
-            run_worker(self.config, theirs, self.policy.worker_listener, primary_pid=os.getppid())
+            run_worker(self.config, theirs, self.policy, primary_pid=os.getppid())
         theirs.close()
         # Bounded sends: a hung worker must not stall the primary (a send that times out is an
         # OSError, and the connection goes to the next worker).
@@ -316,11 +320,7 @@ class Primary:
         self.selector.close()
         for worker in self.workers.values():
             worker.channel.close()
-        listener = self.policy.primary_listener()
-        if listener is not None:
-            listener.close()
-        for conn in self.peeking:
-            conn.close()
+        self.policy.forget_in_child()
         if self.admin is not None:
             for conn in self.admin.pending:
                 conn.close()
@@ -446,15 +446,8 @@ class Primary:
 
     def _close_port(self) -> None:
         """Stop taking connections in the primary (the workers close their own copies)."""
-        listener = self.policy.primary_listener()
-        if listener is not None and self.accepting:
-            self.selector.unregister(listener)
-        self.accepting = False
         self.policy.close()
-        for conn in list(self.peeking):
-            self.selector.unregister(conn)
-            conn.close()
-        self.peeking.clear()
+        self.policy_wakeup = None
 
     def _kill_all(self) -> None:
         for worker in list(self.workers.values()):
@@ -494,70 +487,18 @@ class Primary:
             ],
         }
 
-    # -- policies that route (rr, and any that peeks): the primary accepts and hands out ----------
+    # -- what a routing policy asks of the primary (servers/cluster/policies/base.py Router) ----
 
-    def _listen_for_routing(self) -> None:
-        self.accepting = False
-        self._accept_only_when_routable()
-
-    def _accept_only_when_routable(self) -> None:
-        """Accept only while some worker can take a connection; until then the backlog holds them.
-
-        (Accepting with nobody to hand the connection to would leave only closing it.)
-        """
-        listener = self.policy.primary_listener()
-        if listener is None or self.stopping_since is not None:
-            return
-        want = bool(self._routable_workers())
-        if want and not self.accepting:
-            self.selector.register(listener, selectors.EVENT_READ, self._hand_out_connections)
-        elif not want and self.accepting:
-            self.selector.unregister(listener)
-        self.accepting = want
-
-    def _hand_out_connections(self, listener: socket.socket) -> None:
-        while True:
-            try:
-                conn, _addr = listener.accept()
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError as exc:  # e.g. EMFILE: leave the rest in the backlog for the next round
-                log.warning("accept failed: %s", exc)
-                return
-            if self.policy.peeks:
-                # Route once the client has said something (or the wait is over).
-                conn.setblocking(False)
-                self.peeking[conn] = time.monotonic() + self.policy.peek_timeout
-                self.selector.register(conn, selectors.EVENT_READ, self._route_peeked)
-            else:
-                with conn:
-                    self._route(conn)
-
-    def _route_peeked(self, conn: socket.socket) -> None:
-        self.peeking.pop(conn, None)
-        self.selector.unregister(conn)
-        with conn:
-            self._route(conn)
-
-    def _route_overdue_peeks(self) -> None:
-        now = time.monotonic()
-        for conn in [c for c, deadline in self.peeking.items() if deadline <= now]:
-            self._route_peeked(conn)
-
-    def _route(self, conn: socket.socket) -> None:
-        """Offer ``conn`` to the workers the policy names, in its order, until one takes it."""
-        ready = self._routable_workers()
-        if not ready:
-            return  # no worker can take it: closing it is the honest answer (the client sees a reset)
-        for worker in self.policy.route(conn, ready):
-            try:
-                worker.channel.send(protocol.CONN, fd=conn.fileno())
-                return
-            except OSError:
-                continue  # that worker just died or hangs: try the next one
-
-    def _routable_workers(self) -> list[Worker]:
+    def ready_workers(self) -> list[Worker]:
         return [w for w in sorted(self.workers.values(), key=lambda w: w.slot) if w.ready]
+
+    def hand_over(self, worker: Worker, conn: socket.socket) -> bool:
+        try:
+            # Over the channel, so it arrives in order with the worker's other orders (a STOP after it).
+            worker.channel.send(protocol.CONN, fd=conn.fileno())
+        except OSError:
+            return False  # that worker just died or hangs: the policy offers it to the next one
+        return True
 
     # -- signals -----------------------------------------------------------------------------
 

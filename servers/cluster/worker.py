@@ -31,6 +31,7 @@ from aiohttp import web
 import servers.app  # noqa: F401 - imported once in the primary, so a forked worker boots fast
 from servers.cluster import protocol
 from servers.cluster.config import ClusterConfig
+from servers.cluster.policies.base import Policy
 from servers.cluster.protocol import Channel
 from servers.lifeline import die_with_parent
 
@@ -46,7 +47,7 @@ QUIET_BEFORE_CLOSE_S = 0.5
 def run_worker(
     config: ClusterConfig,
     channel: Channel,
-    open_listener: Callable[[], socket.socket | None],
+    policy: Policy,
     primary_pid: int,
 ) -> None:
     # Forget the primary's signal handling: the primary tells workers what to do. Ctrl-C and a
@@ -59,7 +60,7 @@ def run_worker(
     die_with_parent(primary_pid)
     code = 0
     try:
-        asyncio.run(Worker(config, channel, open_listener).serve())
+        asyncio.run(Worker(config, channel, policy).serve())
     except BootError:
         code = EXIT_BOOT_FAILED
     except BaseException:
@@ -87,12 +88,11 @@ class WorkerStats:
 
 
 class Worker:
-    def __init__(
-        self, config: ClusterConfig, channel: Channel, open_listener: Callable[[], socket.socket | None]
-    ) -> None:
+    def __init__(self, config: ClusterConfig, channel: Channel, policy: Policy) -> None:
         self.config = config
         self.channel = channel
-        self.open_listener = open_listener
+        # How this worker takes connections: a site of its own, or what the primary hands over.
+        self.policy = policy
         self.stats = WorkerStats()
         self.stopping = asyncio.Event()
         self.draining = False
@@ -132,9 +132,9 @@ class Worker:
             app, handle_signals=False, shutdown_timeout=self.config.graceful_timeout, access_log=None
         )
         await self.runner.setup()
-        listener = self.open_listener()
-        if listener is not None:
-            await web.SockSite(self.runner, listener).start()
+        site = self.policy.worker_site(self.runner)
+        if site is not None:
+            await site.start()
 
     async def _on_response(self, _request: web.Request, response: web.StreamResponse) -> None:
         self.stats.requests_served += 1

@@ -1,0 +1,44 @@
+"""``rr``: the primary accepts every connection and hands it to the next worker in turn.
+
+Node's default on Linux, chosen for the reason notebook 03 shows: when many clients connect
+at the same moment, a shared socket can give them all to one worker, while round-robin gives
+every worker its turn by construction. The price is the primary's work for each connection
+(an accept and a descriptor sent over a Unix socket), measured by ``python -m corelab.primary_cost``.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from servers.cluster.policies.base import RoutableWorker
+from servers.cluster.policies.handoff import HandOff
+
+if TYPE_CHECKING:
+    from servers.cluster.config import ClusterConfig
+
+
+def in_turn(turn: int, workers: Sequence[RoutableWorker]) -> list[RoutableWorker]:
+    """The worker whose turn it is first, the others after it (in case that one has just died)."""
+    start = turn % len(workers)
+    return [*workers[start:], *workers[:start]]
+
+
+class RoundRobinPolicy(HandOff):
+    name = "rr"
+
+    def __init__(self, config: ClusterConfig) -> None:
+        super().__init__(config)
+        self.turn = 0
+
+    def choose(self, conn: socket.socket, workers: Sequence[RoutableWorker]) -> list[RoutableWorker]:
+        return self.next_in_turn(workers)
+
+    def choose_blind(self, workers: Sequence[RoutableWorker]) -> list[RoutableWorker]:
+        return self.next_in_turn(workers)
+
+    def next_in_turn(self, workers: Sequence[RoutableWorker]) -> list[RoutableWorker]:
+        order = in_turn(self.turn, workers)
+        self.turn += 1
+        return order
