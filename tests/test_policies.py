@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import selectors
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -152,3 +154,14 @@ def test_the_hand_off_routes_a_split_line_once_it_is_whole_without_holding_up_ot
         policy.close()
         selector.close()
     assert policy.peeking == {}
+
+
+def test_a_policy_for_a_one_process_variant_is_a_one_line_error() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "corelab", "bench", "--variant", "single", "--policy", "rr"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "cluster" in done.stderr and "single" in done.stderr

@@ -2,7 +2,8 @@
 
 The role is chosen at the entry point: ``python -m servers.cluster`` runs the primary
 (primary.py), which forks the workers (worker.py). How connections reach the workers is a
-policy (policies.py); primary and workers talk over Unix socket pairs (protocol.py).
+policy (policies/: one module per policy, rr by default); primary and workers talk over Unix
+socket pairs (protocol.py).
 
 Lifecycle, as PM2 and gunicorn manage it: workers send heartbeats (pid, rss, uptime, requests
 served) and a silent one is killed (``--timeout``); crashed workers come back after PM2's
