@@ -17,6 +17,7 @@ from corelab.plots.parallel import (
     plot_speedup,
     plot_task_latency,
 )
+from corelab.plots.primary_cost import plot_primary_cost
 from corelab.plots.state import plot_shared_state
 from corelab.plots.throughput import plot_requests_per_worker, plot_throughput, plot_throughput_by_variant
 
@@ -30,6 +31,7 @@ __all__ = [
     "plot_delivery_latency",
     "plot_delivery_over_time",
     "plot_parallel_cores",
+    "plot_primary_cost",
     "plot_probe_latency",
     "plot_requests_per_worker",
     "plot_restarts",
