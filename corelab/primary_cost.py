@@ -13,9 +13,11 @@ primary CPU per connection, and CPU seconds per 1,000 connections.
 
     python -m corelab.primary_cost [--policies shared rr ...] [--seconds 20] [--users 10] [--no-node]
 
-Locust is the limit in these runs (its one process uses a whole core to open about two thousand
-connections a second), so every run is marked generator-bound. That is fine here: the figure
-is CPU per connection in the primary, not how many connections the cluster can take.
+Locust is the limit in these runs (its one process uses a whole core to open 1,300 to 2,000
+connections a second on the 2-core VM), so the runs are marked generator-bound. That is fine
+here: the figure is CPU per connection in the primary, not how many connections the cluster can
+take. The figure is not a constant: one wake-up of the primary accepts every connection waiting,
+so the faster they come, the less each costs (the table's wake-ups/s shows it).
 Results land in results/primary-cost-<time>/ (runs, summary.csv, primary_cost.csv, a PNG).
 """
 

@@ -5,8 +5,8 @@ so what is measured is connections: accept, hand over, close. With the cluster's
 policies every one of them passes through the primary; with shared and reuseport the kernel
 hands them straight to a worker. corelab.primary_cost runs it and measures the primary's CPU.
 
-Locust, not the server, is the limit here (one generator core opens about two thousand
-connections a second): that is fine for a figure in CPU per connection.
+Locust, not the server, is the limit here (on the 2-core VM one Locust process opens 1,300 to
+2,000 connections a second at 86-98% of a core): that is fine for a figure in CPU per connection.
 
 When CORELAB_CONNECTION_TIMELINE names a file, the connections served per tenth of a second
 (``t`` in Unix seconds, the bucket's start) are written there as CSV when Locust quits, so the

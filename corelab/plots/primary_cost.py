@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 
 KIT_COLOUR = "tab:blue"
 NODE_COLOUR = "tab:green"
+SUBTITLE = "near zero: the kernel gives each connection to a worker;  tall: the primary accepts it and passes it on"
 
 
 def plot_primary_cost(result: PrimaryCostResult, *, title: str | None = None) -> Figure:
@@ -50,7 +51,8 @@ def plot_primary_cost(result: PrimaryCostResult, *, title: str | None = None) ->
     if (table["server"] == "node").any():
         handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in (KIT_COLOUR, NODE_COLOUR)]
         ax.legend(handles, ["servers.cluster", "Node's cluster"], fontsize=8, loc="upper right")
-    ax.set_title(title or "Round-robin's price: the primary's CPU per connection", fontsize=11)
+    ax.set_title(title or "Round-robin's price: the primary's CPU per connection", fontsize=11, pad=20)
+    ax.text(0.5, 1.015, SUBTITLE, transform=ax.transAxes, ha="center", va="bottom", fontsize=8, color="0.3")
     # Notes go under the figure, where they cover no bar and no legend.
     fig.tight_layout(rect=(0, 0.04 * len(notes), 1, 1))
     if notes:
