@@ -9,98 +9,24 @@ Skipped, saying why, where no Chromium is installed (CI installs Debian's when i
 from __future__ import annotations
 
 import json
-import re
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import websocket
 
-from corelab.procs import ManagedProcess
 from corelab.redis_server import RedisServer
+from tests.browser import DevTools, chromium
 from tests.polling import wait_for
 
 pytestmark = pytest.mark.timeout(120)
 
-CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
-CHROMIUM_FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--remote-debugging-address=127.0.0.1",
-    "--remote-debugging-port=0",
-)
-
-
-def find_chromium() -> str | None:
-    return next((path for name in CHROMIUM_NAMES if (path := shutil.which(name))), None)
-
-
-class DevTools:
-    """A minimal Chrome DevTools protocol client: commands, with their replies; events ignored."""
-
-    def __init__(self, ws_url: str) -> None:
-        self.ws = websocket.create_connection(ws_url, timeout=20, suppress_origin=True)
-        self.last_id = 0
-
-    def call(self, method: str, session: str | None = None, **params: Any) -> dict[str, Any]:
-        self.last_id += 1
-        message: dict[str, Any] = {"id": self.last_id, "method": method, "params": params}
-        if session:
-            message["sessionId"] = session
-        self.ws.send(json.dumps(message))
-        while True:
-            reply = json.loads(self.ws.recv())
-            if reply.get("id") == self.last_id:
-                if "error" in reply:
-                    raise RuntimeError(f"{method}: {reply['error']}")
-                return reply["result"]
-
-    def open_tab(self, url: str) -> str:
-        target = self.call("Target.createTarget", url=url)["targetId"]
-        return self.call("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
-
-    def evaluate(self, session: str, expression: str) -> Any:
-        result = self.call("Runtime.evaluate", session, expression=expression, returnByValue=True)
-        return result["result"].get("value")
-
-    def close(self) -> None:
-        self.ws.close()
-
 
 @pytest.fixture
 def browser(tmp_path: Path) -> Iterator[DevTools]:
-    chromium = find_chromium()
-    if chromium is None:
-        pytest.skip(
-            "no Chromium installed (looked for " + ", ".join(CHROMIUM_NAMES) + "): "
-            "`apt-get install chromium` to run the /chat page test; .ci/run does so when it runs as root"
-        )
-    profile = tmp_path / "chromium-profile"
-    profile.mkdir()
-    log = tmp_path / "chromium.log"
-    process = ManagedProcess([chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "about:blank"], log_path=log)
-    try:
-        deadline = time.monotonic() + 30
-        while not (match := re.search(r"DevTools listening on (ws://\S+)", process.log_text())):
-            if not process.alive() or time.monotonic() > deadline:
-                pytest.fail(f"Chromium did not start:\n{process.log_text()[-2000:]}")
-            time.sleep(0.1)
-        tools = DevTools(match.group(1))
-        try:
-            yield tools
-        finally:
-            tools.close()
-    finally:
-        process.stop()
+    with chromium(tmp_path, "the /chat page test") as tools:
+        yield tools
 
 
 def _tab_state(tools: DevTools, tab: str) -> dict[str, Any]:
