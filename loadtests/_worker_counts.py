@@ -16,6 +16,7 @@ import time
 from collections import Counter
 from typing import Any
 
+import _cores_ui  # noqa: F401 - the live /cores page and Cores tab on Locust's web UI
 from locust import events
 
 served_by: Counter[str] = Counter()
