@@ -4,6 +4,8 @@
     python -m corelab.lifecycle_bench respawn      # SIGKILL -> replacement serving: median <= 0.5 s
     python -m corelab.lifecycle_bench balance      # rr, >= 20 keep-alive connections: max/min <= 1.10
     python -m corelab.lifecycle_bench throughput   # servers.cluster / gunicorn, CPU scenario: >= 0.97
+    python -m corelab.lifecycle_bench burst        # 20 bursts of 20 keep-alive clients per policy:
+                                                   # the default leaves no worker idle, >= 1.8x one process
     python -m corelab.lifecycle_bench all
 
 Run them one at a time on a shared machine (each takes one to three minutes), e.g. under
@@ -19,6 +21,7 @@ import sys
 from pathlib import Path
 
 from corelab.bench import bench
+from corelab.burst import burst as run_bursts
 from corelab.lifecycle import respawn_times, restart_under_load
 from corelab.results import machine_info, new_results_dir
 
@@ -86,16 +89,41 @@ def throughput(root: Path, seconds: float, repeats: int) -> dict:
     }
 
 
+def burst(root: Path, trials: int, clients: int, seconds: float) -> dict:
+    """Bursts of simultaneous keep-alive clients against every policy, gunicorn and one process."""
+    result = run_bursts(trials=trials, clients=clients, seconds=seconds, out=root / "burst")
+    print(result.table())
+    print(result.sentence())
+    default = result.figures[result.default_policy]
+    ratio = default.min_ratio if default.min_ratio is not None else 0.0
+    print(
+        f"default policy ({default.target}): {default.idle_trials} of {default.trials} bursts left a worker idle "
+        f"(target 0); cluster/single at worst {ratio:.2f}x (target >= 1.8)"
+    )
+    return {
+        "clients": clients,
+        "seconds": seconds,
+        "default_policy": default.target,
+        "targets": {name: vars(f) for name, f in result.figures.items()},
+        "target": "default policy: 0 idle trials, cluster/single min ratio >= 1.8",
+        "met": default.idle_trials == 0 and ratio >= 1.8,
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m corelab.lifecycle_bench", description=__doc__.split("\n")[0])
-    parser.add_argument("which", choices=("rolling", "respawn", "balance", "throughput", "all"))
+    parser.add_argument("which", choices=("rolling", "respawn", "balance", "throughput", "burst", "all"))
     parser.add_argument("--seconds", type=float, default=None, help="seconds of load per run (default: per benchmark)")
     parser.add_argument("--kills", type=int, default=6, help="respawn: workers to SIGKILL")
     parser.add_argument("--repeats", type=int, default=2, help="throughput: runs of each variant")
+    parser.add_argument("--trials", type=int, default=20, help="burst: bursts per policy")
+    parser.add_argument("--clients", type=int, default=20, help="burst: keep-alive clients connecting at once")
     args = parser.parse_args(argv)
     root = new_results_dir("lifecycle-bench")
     root.mkdir(parents=True, exist_ok=True)
-    chosen = ("rolling", "respawn", "balance", "throughput") if args.which == "all" else (args.which,)
+    if args.trials < 1 or args.clients < 1:
+        parser.error("--trials and --clients must be at least 1")
+    chosen = ("rolling", "respawn", "balance", "throughput", "burst") if args.which == "all" else (args.which,)
     figures: dict[str, dict] = {}
     for name in chosen:
         if name == "rolling":
@@ -104,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
             figures[name] = respawn(root, args.kills)
         elif name == "balance":
             figures[name] = balance(root, args.seconds or 20)
+        elif name == "burst":
+            figures[name] = burst(root, args.trials, args.clients, args.seconds or 3)
         else:
             figures[name] = throughput(root, args.seconds or 20, args.repeats)
         print(f"{name}: {json.dumps(figures[name])}", flush=True)

@@ -24,7 +24,8 @@ from corelab.scenarios import Scenario
 class LoadConfig:
     users: int
     seconds: float
-    ramp_s: float = 2.0
+    # Seconds over which the users start; 0: all at once (see corelab.scenarios).
+    ramp_s: float = 0.0
 
     @property
     def spawn_rate(self) -> float:
@@ -84,8 +85,9 @@ def wait_for_locust(locust: ManagedProcess, seconds: float, progress: TextIO | N
 def steady_rps(history: pd.DataFrame, ramp_s: float) -> float:
     """Requests per second once every user has started, from Locust's running total.
 
-    Locust's own average includes the ramp-up; counting from one second after it ends
-    measures the server at its working pace.
+    Locust's own average includes its start: the users connecting, and the ramp when the
+    scenario has one. Counting from one second after the last user started measures the
+    server at its working pace.
     """
     agg = history[(history["Name"] == "Aggregated") & (history["User Count"] > 0)]
     if len(agg) < 2:

@@ -1,7 +1,8 @@
-"""Build notebooks 03 and 04 (cluster lifecycle) without outputs: python notebooks/_build_lifecycle.py"""
+"""Build notebooks 03 and 04 (cluster lifecycle) without outputs: python notebooks/_build_lifecycle.py [03|04 ...]"""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import nbformat
@@ -15,23 +16,56 @@ NB03 = [
 
 **Claim.** When several processes accept on one socket, the operating system decides which one
 gets each new connection, and it does not share them out evenly: Node's documentation reports
-over 70% of the connections landing on two of eight processes. That is why Node made
-round-robin (the primary accepts and hands connections out in turn) its default. But every
-policy places *connections*, not requests: a keep-alive client stays on the worker it first
-reached, however many requests it sends.
+over 70% of the connections landing on two of eight processes. Worse, when many clients connect
+at the same moment, one worker can get *all* of them and another core idles for as long as
+those keep-alive connections last. That is why Node made round-robin (the primary accepts and
+hands connections out in turn) its default on Linux, and why it is this kit's default too
+(`python -m servers.cluster` with no `--policy` is `rr`). But every policy places
+*connections*, not requests: a keep-alive client stays on the worker it first reached, however
+many requests it sends.
 
-**Measurement.** `servers.cluster` with each policy (`shared`: the workers accept on one
-inherited socket; `reuseport`: one `SO_REUSEPORT` socket per worker, hashed by the kernel;
-`rr`: round-robin from the primary), under 20 Locust users that either keep one connection
-alive (`loadtests/keepalive.py`) or open a new connection per request
+**Measurement, part 1: a burst.** What a class meets when everyone types
+`locust ... -u 20 -r 20`: 20 keep-alive clients (`loadtests/burst.py`) connect at the same
+moment, then each sends `GET /work?ms=10` (10 ms of CPU) as fast as it is answered, so a core
+with no connection shows as lost throughput. Repeated as bursts (a new Locust process each, so
+fresh connections each time) against the cluster with each policy (`rr`: round-robin from the
+primary; `shared`: the workers accept on one inherited socket, as gunicorn and uvicorn do;
+`shared-one`, where the cluster has it: the same socket, but a worker takes one connection per
+wakeup; `reuseport`: one `SO_REUSEPORT` socket per worker, hashed by the kernel), against
+gunicorn serving the same app, and against one process as the baseline."""
+    ),
+    new_code_cell(
+        """from corelab import balance, pick, plot_balance
+from corelab.burst import burst
+from corelab.plots import plot_burst
+
+bursts = burst(trials=pick(10, 3), clients=20, seconds=pick(3, 2))"""
+    ),
+    new_code_cell("plot_burst(bursts);"),
+    new_code_cell(
+        """print(bursts.sentence())
+print(f"Locust used at most {bursts.trials['locust_cpu_pct'].max():.0f}% of a core (generator-bound above 80%)")"""
+    ),
+    new_markdown_cell(
+        """**What to notice.** Each row of a grid is one burst, each column one worker, each cell the
+connections that worker got; a red cell is a worker that got none, and the red bar beside it is
+that burst's throughput: about one process's worth (the dashed line), because one core did all
+the work. Why does a shared socket do this? Every idle worker sleeps in `epoll` on the same
+socket; the kernel wakes one (or several), and asyncio's accept loop then accepts *every*
+connection waiting in the queue, up to its backlog, before it serves anything. The first worker
+awake drains the queue. With clients that arrive over time instead (part 2) the workers take
+turns and the spread is far better. gunicorn's aiohttp worker accepts the same way. Round-robin
+decides in the primary, one connection at a time, so the timing of the clients cannot matter.
+`python -m corelab.lifecycle_bench burst` runs 20 bursts per policy and reports the figures.
+
+**Measurement, part 2: clients that arrive over two seconds**, under each policy, that either
+keep one connection alive (`loadtests/keepalive.py`) or open a new connection per request
 (`loadtests/short_connections.py`). Each request burns 5 ms of CPU; each user sends 10 per
 second, below what the two workers can serve, so that a worker's share of the requests
 follows its share of the connections rather than how much CPU it got beside Locust."""
     ),
     new_code_cell(
-        """from corelab import balance, pick, plot_balance
-
-result = balance(("shared", "reuseport", "rr"), ("keepalive", "short"), users=20, seconds=pick(15, 3))"""
+        """result = balance(("shared", "reuseport", "rr"), ("keepalive", "short"), users=20, seconds=pick(15, 3))"""
     ),
     new_code_cell("plot_balance(result);"),
     new_code_cell("result.summary"),
@@ -59,10 +93,10 @@ print(f"one keep-alive client under rr: one worker served {top:.0%} of its reque
     new_markdown_cell(
         """**What to notice.**
 - *New connection per request*: round-robin gives each worker the same count, by construction.
-  With `shared` the kernel picks whichever worker is waiting in `accept()`; on this small,
-  2-core machine with users that start over two seconds the result is often close to even, but
-  nothing makes it so. On a larger machine under bursts it piles up, as Node measured.
-  `reuseport` hashes the client's address and port: even on average, uneven for few clients.
+  With `shared` the kernel picks whichever worker is waiting in `accept()`; with users that
+  start over two seconds on this small, 2-core machine the result is often close to even, but
+  nothing makes it so, and part 1 showed what a burst does. `reuseport` hashes the client's
+  address and port: even on average, uneven for few clients.
 - *Keep-alive*: the connection count is fixed when the users connect; after that, requests
   follow connections. Even connections give even requests only when every client sends at the
   same rate, and a single client is served by a single worker whatever the policy.
@@ -133,6 +167,9 @@ def write(name: str, cells: list) -> None:
     nbformat.write(nb, HERE / name)
 
 
+NOTEBOOKS = {"03": ("03-who-gets-the-connection.ipynb", NB03), "04": ("04-restart-without-downtime.ipynb", NB04)}
+
 if __name__ == "__main__":
-    write("03-who-gets-the-connection.ipynb", NB03)
-    write("04-restart-without-downtime.ipynb", NB04)
+    # Only the notebooks named (default: all): rebuilding one leaves the other's cell ids alone.
+    for key in sys.argv[1:] or NOTEBOOKS:
+        write(*NOTEBOOKS[key])

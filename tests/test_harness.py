@@ -13,9 +13,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from corelab.loadgen import LoadConfig, locust_command
 from corelab.procs import PROJECT_ROOT, ManagedProcess, python_module
 from corelab.results import SUMMARY_COLUMNS, load_runs
 from corelab.sampler import Sampler
+from corelab.scenarios import get_scenario
+from corelab.variants import VARIANTS
 
 LOCUST = str(Path(sys.executable).parent / "locust")
 
@@ -68,6 +71,16 @@ def test_user_class_names_are_unique_across_the_folder() -> None:
     assert len(names) == len(set(names)), names
 
 
+def test_users_start_at_once_unless_the_scenario_models_clients_arriving() -> None:
+    # No ramp hides a policy that balances a burst badly: "cpu" starts every user at once, as
+    # `locust -u 8 -r 8` does; "keepalive" models clients arriving over two seconds.
+    for name, spawn_rate in (("cpu", "8"), ("burst", "20"), ("keepalive", "10")):
+        scenario = get_scenario(name)
+        load = LoadConfig(users=scenario.users, seconds=5, ramp_s=scenario.ramp_s)
+        argv = locust_command(scenario, "http://127.0.0.1:1", load, Path("locust"))
+        assert argv[argv.index("--spawn-rate") + 1] == spawn_rate, name
+
+
 def test_bench_through_the_cli_stores_tidy_runs(tmp_path: Path) -> None:
     out = tmp_path / "runs"
     argv = ["bench", "--variant", "single", "--variant", "cluster", "--workers", "2", "--scenario", "cpu"]
@@ -79,7 +92,8 @@ def test_bench_through_the_cli_stores_tidy_runs(tmp_path: Path) -> None:
         timeout=120,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "[1/2] single" in proc.stdout and "[2/2] cluster x2 (shared)" in proc.stdout
+    default_policy = VARIANTS["cluster"].policies[0]
+    assert "[1/2] single" in proc.stdout and f"[2/2] cluster x2 ({default_policy})" in proc.stdout
 
     summary = pd.read_csv(out / "summary.csv")
     required = {"variant", "workers", "policy", "scenario", "requests", "failures", "rps", "p50_ms", "p99_ms"}

@@ -6,14 +6,28 @@ import re
 
 import pytest
 
+from corelab.burst import BASELINE, load_burst
+from corelab.procs import PROJECT_ROOT
 from tests.notebooks import execute_notebook, figures, printed
 
 pytestmark = pytest.mark.notebook
 
 
 def test_03_who_gets_the_connection_runs_and_rr_spreads_connections() -> None:
+    stored = set((PROJECT_ROOT / "results").glob("burst-*"))
     nb = execute_notebook("03-who-gets-the-connection.ipynb")
-    assert figures(nb) >= 1
+    assert figures(nb) >= 2  # the bursts, and the balance
+    # The burst: read back what the notebook measured and stored (its figures are fields, not prose).
+    (folder,) = set((PROJECT_ROOT / "results").glob("burst-*")) - stored
+    bursts = load_burst(folder)
+    assert {"shared", "reuseport", "rr", "gunicorn", BASELINE} <= set(bursts.figures)
+    for name, fig in bursts.figures.items():
+        assert fig.trials == 3, name  # QUICK
+        assert fig.workers == (1 if name == BASELINE else 2), name
+        assert fig.min_rps > 0, name
+        assert len(bursts.workers[bursts.workers["target"] == name]) == fig.trials * fig.workers, name
+    assert bursts.figures[bursts.default_policy].idle_trials == 0  # the default leaves no worker idle
+    assert bursts.figures[BASELINE].min_ratio is None and bursts.figures["rr"].min_ratio is not None
     text = printed(nb)
     for policy in ("shared", "reuseport", "rr"):
         for clients in ("keepalive", "short"):

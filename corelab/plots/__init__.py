@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from corelab.plots.burst import plot_burst
 from corelab.plots.chat import (
     plot_connections_per_worker,
     plot_delivery,
@@ -23,6 +24,7 @@ from corelab.plots.throughput import plot_requests_per_worker, plot_throughput, 
 
 __all__ = [
     "plot_balance",
+    "plot_burst",
     "plot_connections_per_worker",
     "plot_core_heatmap",
     "plot_core_lines",
