@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import matplotlib
 
+from corelab import clean, doctor, top
 from corelab.procs import PROJECT_ROOT
 from corelab.quick import pick
 from corelab.scenarios import SCENARIOS
@@ -36,6 +37,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="one process vs a fork cluster on the CPU scenario, with plots")
     demo.add_argument("--seconds", type=float, default=pick(15, 5))
     demo.add_argument("--out", type=Path, default=PROJECT_ROOT / "results" / "demo")
+
+    top.add_arguments(commands.add_parser("top", help="every core and the server's processes by role, live"))
+    doctor.add_arguments(commands.add_parser("doctor", help="is this machine ready for a class? what to do if not"))
+    clean.add_arguments(commands.add_parser("clean", help="stop every process the kit started that is still running"))
     return parser
 
 
@@ -45,6 +50,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "bench":
             return run_bench(args)
+        if args.command == "top":
+            return top.run_top(args)
+        if args.command == "doctor":
+            return doctor.run_doctor(args)
+        if args.command == "clean":
+            return clean.run_clean(args)
         return run_demo(args)
     except KeyboardInterrupt:
         print("\ninterrupted: every server and load generator has been stopped", file=sys.stderr)

@@ -13,9 +13,24 @@ import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 
+import psutil
+
 from servers.lifeline import set_parent_death_signal
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# Every process the kit starts carries these in its environment, and so does everything those
+# start in turn (a child inherits the environment): `python -m corelab clean` finds the kit's
+# processes by them, never by name. KIT_STARTER says who started it, "<pid>@<start time>", so
+# `corelab doctor` can tell a stray (its starter is gone) from a process a live run still owns.
+KIT_TAG = "CORELAB_KIT"
+KIT_STARTER = "CORELAB_KIT_STARTER"
+
+
+def kit_tag() -> dict[str, str]:
+    """The environment entries that mark a child as started by the kit, from this process."""
+    me = psutil.Process()
+    return {KIT_TAG: "1", KIT_STARTER: f"{me.pid}@{me.create_time():.2f}"}
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -56,7 +71,8 @@ class ManagedProcess:
             stdout=self._log,
             stderr=subprocess.STDOUT,
             cwd=cwd,
-            env={**os.environ, **(env or {})},
+            # The tag last: whatever environment the caller hands over, the child is the kit's.
+            env={**os.environ, **(env or {}), **kit_tag()},
             start_new_session=True,
             preexec_fn=set_parent_death_signal if die_with_parent else None,
         )
