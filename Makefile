@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lab lint format clean
+.PHONY: demo test lab check lint format clean
 
 $(STAMP): requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("corelab needs Python 3.11 or newer (found %s); set PYTHON=python3.x" % sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -28,6 +28,11 @@ format: $(STAMP)
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/
+
+# make check LAB=NN: lab NN's check on the code in labs/NN-name/ (python -m corelab lab check NN).
+check: $(STAMP)
+	$(if $(LAB),,$(error make check needs a lab: make check LAB=01 (python -m corelab lab list shows them)))
+	@$(BIN)/python -m corelab lab check "$(LAB)"
 
 clean:
 	rm -rf $(VENV) results .pytest_cache .ruff_cache

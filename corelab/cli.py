@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import matplotlib
 
 from corelab import clean, doctor, top
+from corelab.labs import runner as lab_runner
 from corelab.procs import PROJECT_ROOT
 from corelab.quick import pick
 from corelab.scenarios import SCENARIOS
@@ -37,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="one process vs a fork cluster on the CPU scenario, with plots")
     demo.add_argument("--seconds", type=float, default=pick(15, 5))
     demo.add_argument("--out", type=Path, default=PROJECT_ROOT / "results" / "demo")
+    lab_runner.add_arguments(commands.add_parser("lab", help="the labs: list them, or check lab N (make check LAB=NN)"))
 
     top.add_arguments(commands.add_parser("top", help="every core and the server's processes by role, live"))
     doctor.add_arguments(commands.add_parser("doctor", help="is this machine ready for a class? what to do if not"))
@@ -50,6 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "bench":
             return run_bench(args)
+        if args.command == "lab":
+            return lab_runner.run_lab(args)
         if args.command == "top":
             return top.run_top(args)
         if args.command == "doctor":
