@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lab check lint format clean
+.PHONY: demo test lab check lint format notebooks clean
 
 $(STAMP): requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("corelab needs Python 3.11 or newer (found %s); set PYTHON=python3.x" % sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -25,6 +25,10 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+# Each notebook's source is notebooks/NN-title.py: this remakes the .ipynb beside it (no outputs).
+notebooks: $(STAMP)
+	$(BIN)/jupytext --update --to ipynb notebooks/[0-9][0-9]-*.py
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/

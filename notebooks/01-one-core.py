@@ -1,0 +1,53 @@
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 1. One Python process uses one core
+#
+# **Claim.** A Python web server is one process running one event loop, and the GIL lets one thread
+# run Python bytecode at a time. CPU-bound requests are therefore served one after another, on one
+# core, however many cores the machine has and however many users wait. (Node's single JavaScript
+# thread is the same story.)
+#
+# **Measurement.** Locust users send `GET /work?ms=10` (10 ms of pure-Python CPU per request, in
+# `servers/burn.py`) to `python -m servers.single`, as fast as it answers, while corelab samples
+# every core ten times a second. Locust runs on the same machine, so corelab also records its CPU.
+
+# %%
+from corelab import bench, pick, plot_cores, plot_throughput
+
+# %%
+runs = bench(["single"], scenario="cpu", users=8, seconds=pick(15, 5))
+
+# %% [markdown]
+# Each row is a core, time runs left to right, and the colour is how busy the core was.
+
+# %%
+fig = plot_cores(runs, title="one process, CPU-bound requests")
+
+# %%
+fig = plot_throughput(runs)
+
+# %%
+row = runs.summary.iloc[0]
+per_core = runs.cores.groupby("core")["util_pct"].mean().round()
+print(
+    f"The server process used {row.server_cpu_pct:.0f}% CPU, that is {row.server_cpu_pct / 100:.2f} of a core, "
+    f"on a machine with {len(per_core)} cores (mean per core: {', '.join(f'{v:.0f}%' for v in per_core)})."
+)
+print(f"It served {row.rps:.0f} requests/s: at 10 ms of CPU each, one core allows at most 100.")
+print(f"Median latency {row.p50_ms:.0f} ms: {row.users} users queue behind one core, so each waits for the others.")
+if row.generator_bound:
+    print(f"Locust used {row.generator_cpu_pct:.0f}% of a core: generator-bound, so this run measured Locust.")
+else:
+    print(f"Locust used {row.generator_cpu_pct:.0f}% of a core, so the server was the bottleneck.")
+
+# %% [markdown]
+# **What to notice.** One core is lit and the other is nearly dark (the scheduler may move the
+# process between cores, but the total never passes one core). More users would only make the queue
+# longer: the throughput stays at one core's worth. The next notebook adds processes.

@@ -1,0 +1,79 @@
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 5. The blocked event loop
+#
+# **Claim.** An async server runs every request on one event loop. CPU work done *on* the loop stops
+# everything else in the process: a request that needs no work at all (a health check) waits until
+# the burns queued before it are done. Handing the work to a **process pool** keeps the loop free and
+# the health check instant. A **thread pool** does not: pure-Python work holds the GIL, so the loop
+# thread still waits its turn for the interpreter. (Node has the same trap and the same way out:
+# worker threads there, processes here.)
+#
+# **Measurement.** `python -m servers.single` serves `GET /work?ms=50&offload=MODE` (50 ms of
+# pure-Python CPU, on the loop, in a `ThreadPoolExecutor`, or in a `ProcessPoolExecutor` made once
+# per server and reused) to four Locust users sending back to back, while a fifth user probes
+# `GET /health` 20 times a second, from the third second on (the steady state, not start-up).
+# Locust reports the probe under its own name, `probe /health` (`loadtests/blocked_loop.py`).
+# One run per offload mode.
+
+# %%
+from corelab import bench, pick, plot_cores, plot_probe_latency
+from corelab.blocked_loop import probe_table
+
+# %%
+runs = bench(
+    ["single"],
+    scenario="blocked",
+    params=[{"offload": mode} for mode in ("none", "thread", "process")],
+    seconds=pick(20, 8),
+)
+probe_table(runs).round(1)
+
+# %% [markdown]
+# Left: the probe's p99 latency over time (log scale). Middle: over the whole run. Right: how many
+# CPU requests each mode served.
+
+# %%
+fig = plot_probe_latency(runs, title="a health probe beside 50 ms CPU requests")
+
+# %% [markdown]
+# The cores: with `none` and `thread` one process does all the work, so about one core is busy;
+# the process pool puts its workers on both.
+
+# %%
+fig = plot_cores(runs, title="one server, three ways to run the CPU work")
+
+# %%
+t = probe_table(runs)
+none, thread, process = (t.loc[m] for m in ("none", "thread", "process"))
+print(
+    f"offload=none: the probe's p99 was {none.probe_p99_ms:.0f} ms (median {none.probe_p50_ms:.0f} ms): "
+    f"it waited behind the 50 ms burns running on the event loop."
+)
+print(
+    f"offload=thread: p99 {thread.probe_p99_ms:.0f} ms (median {thread.probe_p50_ms:.0f} ms): the burn left "
+    f"the loop, but pure Python holds the GIL, so the loop thread waited for the interpreter."
+)
+ratio = none.probe_p99_ms / process.probe_p99_ms
+print(
+    f"offload=process: p99 {process.probe_p99_ms:.0f} ms (median {process.probe_p50_ms:.0f} ms), "
+    f"{ratio:.0f}x lower than offload=none: the loop stayed free."
+)
+print(
+    f"CPU requests served: none {none.work_rps:.0f}/s, thread {thread.work_rps:.0f}/s, "
+    f"process {process.work_rps:.0f}/s (the pool's processes run on every core; the loop and the thread "
+    f"pool share one GIL)."
+)
+
+# %% [markdown]
+# **What to notice.** The probe's latency is the state of the event loop: with `none` it is about
+# as long as the queue of burns, with `process` it is a millisecond or so. `thread` is the
+# surprise: the thread pool frees the loop only in name. Use threads for work that releases the GIL
+# (I/O, hashing, compression, NumPy), processes for pure-Python work. Notebook 06 measures why.

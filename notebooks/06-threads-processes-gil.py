@@ -1,0 +1,99 @@
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 6. Threads, processes and the GIL; pools vs a worker per task
+#
+# **Claim.** CPython's GIL lets one thread run Python bytecode at a time. The same pure-Python job in
+# two threads takes twice as long as in one: threads add no throughput. In two *processes* (each with
+# its own interpreter and GIL) it runs on two cores at once. A job that runs in C and releases the
+# GIL (here `hashlib.pbkdf2_hmac`) does run in parallel in threads. Free-threaded builds (3.13t,
+# 3.14t) and subinterpreters (3.14's `InterpreterPoolExecutor`) change the first answer; they are
+# measured where this interpreter has them, and skipped with the reason where it does not.
+#
+# **Measurement.** `corelab.parallel` runs k copies of one job at once on k workers, for k = 1, 2, 4,
+# and times them, while a `Sampler` records every core. Workers are started before the clock runs.
+# Three rounds; within each, the speed-up compares runs made seconds apart, and the median round
+# counts. *Cores busy* is the jobs' CPU time over their wall time: how many cores really worked.
+
+# %%
+import sys
+
+from corelab import pick, plot_parallel_cores, plot_speedup, plot_task_latency
+from corelab.parallel import free_threading, run_parallel, subinterpreters
+from corelab.spawn_cost import run_spawn_cost
+
+print(f"Python {sys.version.split()[0]}")
+print("free-threaded threads:", free_threading()[1])
+print("subinterpreters:", subinterpreters()[1])
+
+# %%
+result = run_parallel(workers=[1, 2, 4], job_seconds=pick(0.5, 0.2), repeat=3)
+result
+
+# %%
+fig = plot_speedup(result)
+
+# %% [markdown]
+# The cores over the whole measurement. With threads running pure Python, the total stays at
+# about one core however many threads there are; with processes, both cores light up.
+
+# %%
+fig = plot_parallel_cores(result)
+
+# %%
+from corelab.parallel import HASH_THREADS, PURE_PROCESSES, PURE_THREADS
+
+threads2, procs2, hash2 = (result.speedup(mode, 2) for mode in (PURE_THREADS, PURE_PROCESSES, HASH_THREADS))
+print(
+    f"Pure Python: 2 threads give {threads2:.2f}x the throughput of one thread; 2 processes give {procs2:.2f}x "
+    f"on {result.cores_available} cores."
+)
+print(f"hashlib (the GIL released in C): 2 threads give {hash2:.2f}x.")
+busy = {mode: result.cores_busy(mode, 2) for mode in (PURE_THREADS, PURE_PROCESSES, HASH_THREADS)}
+print("Cores busy with 2 workers (CPU seconds / wall seconds): " + ", ".join(f"{m} {b:.2f}" for m, b in busy.items()))
+if result.free_threaded:
+    print("This interpreter is a free-threaded build with the GIL off: its threads ran Python in parallel.")
+for mode, why in result.skipped.items():
+    print(f"Not measured here: {mode}: {why}.")
+
+# %% [markdown]
+# ## Pools vs a new worker per task
+#
+# **Claim.** Starting a process is expensive: a spawned process is a fresh interpreter that imports
+# its modules before it does any work, and even a fork costs milliseconds. A pool pays that once and
+# then hands each task over in a fraction of a millisecond. Reuse workers; do not start one per
+# task. (Threads are cheap to start, but they do not help pure-Python work, as measured above.)
+#
+# **Measurement.** `corelab.spawn_cost` runs a task that does nothing, one after another, and times
+# each from asking to holding the result.
+
+# %%
+cost = run_spawn_cost(tasks=pick(200, 40), process_tasks=pick(30, 6))
+cost
+
+# %%
+fig = plot_task_latency(cost)
+
+# %%
+from corelab.spawn_cost import NEW_FORK, NEW_SPAWN, NEW_THREAD, POOL_PROCESS, POOL_THREAD
+
+pool, spawn = cost.median_ms(POOL_PROCESS), cost.median_ms(NEW_SPAWN)
+print(f"A task through the reused process pool: median {pool:.2f} ms of overhead.")
+print(f"A new spawned process per task: median {spawn:.0f} ms, {spawn / pool:.0f}x the pool's.")
+if NEW_FORK in set(cost.latencies["mode"]):
+    print(f"A new forked process per task: median {cost.median_ms(NEW_FORK):.1f} ms.")
+print(
+    f"Threads: {cost.median_ms(POOL_THREAD):.3f} ms through a pool, "
+    f"{cost.median_ms(NEW_THREAD):.3f} ms for a new one per task."
+)
+
+# %% [markdown]
+# **What to notice.** The GIL makes threads a tool for waiting (I/O) and for C code that releases
+# it, not for pure-Python computation; processes are the tool for that, and a pool of them is what
+# makes their start-up cost disappear. That is what `offload=process` did in notebook 05.
