@@ -42,6 +42,9 @@ SCENARIO = get_scenario("burst")
 # for Socket.IO sessions: nothing new to learn here).
 BURST_POLICIES = ("rr", "shared", "shared-one", "reuseport")
 BASELINE = "single"
+# A trial during which other processes on the machine used this much of a core (they do, on a
+# shared machine) measured the machine as much as the policy: it is counted as noisy.
+NOISY_OTHER_CPU_PCT = 25.0
 
 
 @dataclass(frozen=True)
@@ -105,10 +108,12 @@ class TargetFigures:
     generator_bound_trials: int
     # The most that other processes on the machine used during a trial (% of one core): noise to read beside min_rps.
     max_other_cpu_pct: float
+    noisy_trials: int  # trials in which other processes used more than NOISY_OTHER_CPU_PCT
 
     def sentence(self) -> str:
+        noise = f" ({self.noisy_trials} ran beside other processes' load)" if self.noisy_trials else ""
         if self.target == BASELINE:
-            return f"{self.target}: one process, median {self.median_rps:.0f} req/s (the baseline)"
+            return f"{self.target}: one process, median {self.median_rps:.0f} req/s (the baseline){noise}"
         ratio = f", at worst {self.min_ratio:.2f}x one process" if self.min_ratio is not None else ""
         cost = ""
         if self.median_rps_idle is not None and self.median_rps_every_worker is not None:
@@ -118,7 +123,7 @@ class TargetFigures:
             )
         return (
             f"{self.target}: {self.idle_trials} of {self.trials} bursts left a worker idle{cost}; "
-            f"{self.min_rps:.0f} to {self.median_rps:.0f} req/s (min, median){ratio}"
+            f"{self.min_rps:.0f} to {self.median_rps:.0f} req/s (min, median){ratio}{noise}"
         )
 
 
@@ -177,6 +182,7 @@ def figures_from(trials: pd.DataFrame, workers: pd.DataFrame, labels: dict[str, 
             max_locust_cpu_pct=round(float(rows["locust_cpu_pct"].max()), 1),
             generator_bound_trials=int(rows["generator_bound"].sum()),
             max_other_cpu_pct=round(float(rows["other_cpu_pct"].max()), 1),
+            noisy_trials=int((rows["other_cpu_pct"] > NOISY_OTHER_CPU_PCT).sum()),
         )
     return out
 

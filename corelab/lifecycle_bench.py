@@ -95,6 +95,12 @@ def burst(root: Path, trials: int, clients: int, seconds: float) -> dict:
     print(result.table())
     print(result.sentence())
     default = result.figures[result.default_policy]
+    noisy = sum(f.noisy_trials for f in result.figures.values())
+    if noisy:
+        print(
+            f"warning: {noisy} bursts ran while other processes used more than a quarter of a core; "
+            "their throughput measured the machine: run again on a quiet one"
+        )
     ratio = default.min_ratio if default.min_ratio is not None else 0.0
     print(
         f"default policy ({default.target}): {default.idle_trials} of {default.trials} bursts left a worker idle "

@@ -7,13 +7,10 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 
-from corelab.burst import BASELINE, BurstResult
+from corelab.burst import BASELINE, NOISY_OTHER_CPU_PCT, BurstResult
 
 IDLE = "tab:red"
 BUSY = "tab:blue"
-# A burst during which other processes used this much of a core is drawn hatched: its throughput
-# says more about the machine than about the policy.
-NOISY_OTHER_CPU_PCT = 25.0
 
 
 def burst_title(result: BurstResult) -> str:
@@ -73,6 +70,7 @@ def plot_burst(result: BurstResult, *, title: str | None = None) -> Figure:
 
         rows = result.trials[result.trials["target"] == fig_.target].sort_values("trial")
         colors = [IDLE if idle else BUSY for idle in rows["idle"]]
+        # Drawn hatched: a burst whose throughput says more about the machine than about the policy.
         hatches = ["////" if other > NOISY_OTHER_CPU_PCT else "" for other in rows["other_cpu_pct"]]
         bars.barh(range(len(rows)), rows["rps"], color=colors, height=0.75, hatch=hatches, edgecolor="white")
         bars.set_ylim(len(rows) - 0.5, -0.5)  # burst 1 at the top, as in the grid
