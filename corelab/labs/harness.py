@@ -24,7 +24,7 @@ import sys
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -242,7 +242,7 @@ class LabRun:
         probe_path: str | None = None,
         probe_every: float = 0.05,
         probe_after: float = 0.0,
-        during: list[tuple[float, object]] | None = None,
+        during: list[tuple[float, Callable[[], object]]] | None = None,
     ) -> LoadResult:
         """Run load.py against ``server`` for ``seconds``; ``during`` is [(at_s, callable)] to run meanwhile."""
         out = self.workdir / f"load-{time.monotonic_ns()}.json"
@@ -261,7 +261,7 @@ class LabRun:
             started = time.monotonic()
             for at_s, action in sorted(during or [], key=lambda item: item[0]):
                 time.sleep(max(0.0, started + at_s - time.monotonic()))
-                action()  # type: ignore[operator]
+                action()
             try:
                 generator.wait(seconds + 30)
             except Exception as exc:  # subprocess.TimeoutExpired: the kit's fault, not the student's

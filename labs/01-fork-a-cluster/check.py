@@ -9,7 +9,7 @@ import signal
 import sys
 import time
 
-from corelab.labs.harness import LabRun, Server
+from corelab.labs.harness import GENERATOR_BOUND_PCT, LabRun, Server
 from corelab.labs.load import get
 
 WORKERS = 2
@@ -29,7 +29,9 @@ def run(lab: LabRun) -> None:
     single = lab.start("servers.single", [sys.executable, "-m", "servers.single", "--port", "{port}"])
     baseline = lab.load(single, seconds=SECONDS)
     lab.stop(single)
-    judge_throughput(lab, yours.rps(WARMUP_S, SECONDS - 0.5), baseline.rps(WARMUP_S, SECONDS - 0.5), workers, yours)
+    judge_throughput(
+        lab, yours.rps(WARMUP_S, SECONDS - 0.5), baseline.rps(WARMUP_S, SECONDS - 0.5), workers, yours.generator_cpu_pct
+    )
 
     cluster = lab.start("your primary", primary)
     judge_respawn(lab, cluster)
@@ -39,14 +41,14 @@ def run(lab: LabRun) -> None:
     lab.stop(cluster)
 
 
-def judge_throughput(lab: LabRun, cluster_rps: float, single_rps: float, workers: int, load: object) -> None:
+def judge_throughput(lab: LabRun, cluster_rps: float, single_rps: float, workers: int, generator: float) -> None:
     speedup = cluster_rps / single_rps if single_rps else 0.0
-    generator = getattr(load, "generator_cpu_pct", 0.0)
     lab.verdict(
         "throughput",
         speedup >= NEED_SPEEDUP,
         f"{cluster_rps:.0f} req/s with --workers {WORKERS} ({workers} worker(s) seen) vs {single_rps:.0f} req/s "
-        f"for servers.single: {speedup:.2f}x (need >= {NEED_SPEEDUP}x); load generator {generator:.0f}% of a core",
+        f"for servers.single: {speedup:.2f}x (need >= {NEED_SPEEDUP}x); load generator {generator:.0f}% of a core"
+        + (" (generator-bound: this measured the load, not the server)" if generator > GENERATOR_BOUND_PCT else ""),
         f"primary.py must fork --workers workers (TODO 1); {workers} were running",
     )
 
