@@ -15,7 +15,7 @@ from corelab.labs import runner as lab_runner
 from corelab.procs import PROJECT_ROOT
 from corelab.quick import pick
 from corelab.scenarios import SCENARIOS
-from corelab.variants import VARIANTS
+from corelab.variants import VARIANTS, check_policies
 
 if TYPE_CHECKING:
     from corelab.results import Runs
@@ -28,7 +28,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench = commands.add_parser("bench", help="run variants under the same Locust load and compare them")
     bench.add_argument("--variant", action="append", choices=sorted(VARIANTS), help="repeat for several")
     bench.add_argument("--workers", type=int, default=2, help="workers for the multi-worker variants")
-    bench.add_argument("--policy", action="append", help="repeat for several (cluster: shared, reuseport, rr)")
+    bench.add_argument(
+        "--policy", action="append", help=f"repeat for several (cluster: {', '.join(VARIANTS['cluster'].policies)})"
+    )
     bench.add_argument("--scenario", choices=sorted(SCENARIOS), default="cpu")
     bench.add_argument("--seconds", type=float, default=15)
     bench.add_argument("--users", type=int, help="Locust users (default: the scenario's)")
@@ -38,11 +40,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="one process vs a fork cluster on the CPU scenario, with plots")
     demo.add_argument("--seconds", type=float, default=pick(15, 5))
     demo.add_argument("--out", type=Path, default=PROJECT_ROOT / "results" / "demo")
-    lab_runner.add_arguments(commands.add_parser("lab", help="the labs: list them, or check lab N (make check LAB=NN)"))
 
     top.add_arguments(commands.add_parser("top", help="every core and the server's processes by role, live"))
     doctor.add_arguments(commands.add_parser("doctor", help="is this machine ready for a class? what to do if not"))
     clean.add_arguments(commands.add_parser("clean", help="stop every process the kit started that is still running"))
+    lab_runner.add_arguments(commands.add_parser("lab", help="the labs: list them, or check lab N (make check LAB=NN)"))
     return parser
 
 
@@ -52,14 +54,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "bench":
             return run_bench(args)
-        if args.command == "lab":
-            return lab_runner.run_lab(args)
         if args.command == "top":
             return top.run_top(args)
         if args.command == "doctor":
             return doctor.run_doctor(args)
         if args.command == "clean":
             return clean.run_clean(args)
+        if args.command == "lab":
+            return lab_runner.run_lab(args)
         return run_demo(args)
     except KeyboardInterrupt:
         print("\ninterrupted: every server and load generator has been stopped", file=sys.stderr)
@@ -74,8 +76,9 @@ def run_bench(args: argparse.Namespace) -> int:
 
     if args.workers < 1:
         raise ValueError("--workers must be at least 1")
+    check_policies(args.variant or ["single", "cluster"], args.policy)
     if args.seconds < 3:
-        raise ValueError("--seconds must be at least 3 (users start over the first 2 seconds)")
+        raise ValueError("--seconds must be at least 3 (the rate is measured once every user has connected)")
     runs = bench(
         args.variant or ["single", "cluster"],
         workers=args.workers,
