@@ -19,7 +19,7 @@ from typing import Any
 
 import psutil
 
-from corelab.toptree import Member, find_locusts, tree
+from corelab.toptree import LocustFinder, Member, listening_ports, tree
 
 HISTORY = 40  # samples per core in the history strip: 10 s at 4 Hz
 
@@ -50,7 +50,8 @@ class Frame:
     total_rps: float | None
     admin: dict[str, Any] | None
     admin_error: str | None
-    locust: tuple[int, float | None] | None  # (processes, % of one core), None: no Locust found
+    locust: tuple[int, float | None] | None  # (processes, % of one core), None: no Locust aimed at the server
+    locust_elsewhere: int = 0  # Locust processes aimed at other servers
     wall: float = field(default_factory=time.time)
 
 
@@ -120,8 +121,9 @@ class BeatRates:
     def rate(self, pid: int) -> float | None:
         return self._rates.get(pid)
 
-    def total(self) -> float:
-        return sum(self._rates.values())
+    def total(self) -> float | None:
+        """The sum over workers; None until some worker has beaten twice."""
+        return sum(self._rates.values()) if self._rates else None
 
 
 def fetch_health(admin_port: int, timeout: float = 0.5) -> dict[str, Any]:
@@ -148,6 +150,10 @@ class Watcher:
         self.tree_every, self.locust_every, self.admin_every = tree_every, locust_every, admin_every
         self._members: list[Member] = []
         self._locusts: list[psutil.Process] = []
+        self._locusts_elsewhere = 0
+        # Locust is recognised by the server's port in its --host: the given one, or (with --pid)
+        # every port the tree listens on.
+        self._locust_finder = LocustFinder({port} if port is not None else listening_ports(root))
         self._next_tree = self._next_locust = self._next_admin = 0.0
         self._cpu = CpuMeter()
         self._rates = BeatRates()
@@ -184,7 +190,7 @@ class Watcher:
                 raise
             self._next_tree = now + self.tree_every
         if now >= self._next_locust:
-            self._locusts = find_locusts(self.port)
+            self._locusts, self._locusts_elsewhere = self._locust_finder.scan()
             self._next_locust = now + self.locust_every
         if self.admin_port is not None and now >= self._next_admin:
             self._read_admin()
@@ -201,6 +207,7 @@ class Watcher:
             history=[list(strip) for strip in self._history],
             rows=rows,
             total_rps=self._rates.total() if self._health is not None else None,
+            locust_elsewhere=self._locusts_elsewhere,
             admin=self._health,
             admin_error=self._admin_error,
             locust=locust,

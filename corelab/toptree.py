@@ -142,15 +142,43 @@ def runs_locust(argv: list[str]) -> bool:
     return False
 
 
-def find_locusts(port: int | None) -> list[psutil.Process]:
-    """Locust processes on this machine; those aimed at ``port`` when some are."""
-    found = []
-    for proc in psutil.process_iter(["cmdline"]):
-        argv = proc.info["cmdline"] or []
-        if runs_locust(argv):
-            found.append((proc, argv))
-    if port is not None:
-        aimed = [proc for proc, argv in found if any(f":{port}" in arg for arg in argv)]
-        if aimed:
-            return aimed
-    return [proc for proc, _argv in found]
+class LocustFinder:
+    """Locust processes aimed at one of ``ports`` (by their --host), and how many others run.
+
+    A process's command line is read once: a scan every few seconds then costs one listing of
+    /proc, not a read of every process's cmdline.
+    """
+
+    def __init__(self, ports: set[int]) -> None:
+        self.ports = ports
+        self._verdicts: dict[psutil.Process, str] = {}  # "aimed" | "other" | "no"
+
+    def _verdict(self, proc: psutil.Process) -> str:
+        try:
+            argv = proc.cmdline()
+        except psutil.Error:
+            return "no"
+        if not runs_locust(argv):
+            return "no"
+        aimed = any(arg.rstrip("/").endswith(f":{port}") for arg in argv for port in self.ports)
+        return "aimed" if aimed else "other"
+
+    def scan(self) -> tuple[list[psutil.Process], int]:
+        verdicts = {}
+        for proc in psutil.process_iter():
+            verdicts[proc] = self._verdicts.get(proc) or self._verdict(proc)
+        self._verdicts = verdicts
+        aimed = [proc for proc, verdict in verdicts.items() if verdict == "aimed"]
+        return aimed, sum(verdict == "other" for verdict in verdicts.values())
+
+
+def listening_ports(root: psutil.Process) -> set[int]:
+    """The TCP ports the tree rooted at ``root`` listens on."""
+    ports = set()
+    for proc in [root, *root.children(recursive=True)]:
+        try:
+            connections = proc.net_connections(kind="tcp")
+        except psutil.Error:
+            continue
+        ports |= {c.laddr.port for c in connections if c.status == psutil.CONN_LISTEN}
+    return ports

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import time
 
-from rich.console import Group, RenderableType
-from rich.table import Table
+from rich.console import RenderableType
 from rich.text import Text
 
 from corelab.topstate import Frame, ProcRow
@@ -34,13 +33,22 @@ def bar(pct: float, width: int = BAR_WIDTH) -> Text:
 
 def strip(history: list[float | None]) -> Text:
     """The core's last samples, oldest first, as blocks whose height and colour say how busy."""
-    text = Text()
+    chars = []
+    styles = []
     for pct in history:
         if pct is None:  # before top started
-            text.append(" ")
+            chars.append(" ")
+            styles.append("")
             continue
-        level = LEVELS[min(len(LEVELS) - 1, int(max(0.0, pct) / 100 * len(LEVELS)))]
-        text.append(level, heat(pct))
+        chars.append(LEVELS[min(len(LEVELS) - 1, int(max(0.0, pct) / 100 * len(LEVELS)))])
+        styles.append(heat(pct))
+    text = Text("".join(chars))
+    start = 0
+    for i in range(1, len(styles) + 1):  # one span per run of a colour, not one per block
+        if i == len(styles) or styles[i] != styles[start]:
+            if styles[start]:
+                text.stylize(styles[start], start, i)
+            start = i
     return text
 
 
@@ -50,7 +58,7 @@ def _on_core(rows: list[ProcRow], core: int) -> str:
     return ", ".join(f"{r.role} {r.pid}" for r in sorted(busy, key=lambda r: -(r.cpu_pct or 0)))
 
 
-def cores_view(frame: Frame) -> RenderableType:
+def cores_view(frame: Frame) -> list[Text]:
     lines = [Text(f"cores: {len(frame.cores)}   bar: now   strip: last {len(frame.history[0])} samples, newest right")]
     for core, pct in enumerate(frame.cores):
         line = Text.assemble(f"cpu{core:<3}", bar(pct), f" {pct:5.1f}%  ", strip(frame.history[core]))
@@ -58,32 +66,26 @@ def cores_view(frame: Frame) -> RenderableType:
         if on:
             line.append(f"  {on}", "bold")
         lines.append(line)
-    return Group(*lines)
+    return lines
 
 
 def _figure(value: float | None, fmt: str) -> str:
     return "-" if value is None else format(value, fmt)
 
 
-def processes_view(frame: Frame) -> RenderableType:
-    table = Table(box=None, padding=(0, 1), header_style="bold", pad_edge=False)
-    for name, justify in (
-        ("role", "left"),
-        ("pid", "right"),
-        ("cpu %", "right"),
-        ("core", "right"),
-        ("rss MB", "right"),
-        ("requests", "right"),
-        ("req/s", "right"),
-        ("state", "left"),
-    ):
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+# Fixed-width columns written as plain lines: rich's Table measures every cell on every frame,
+# which was most of top's own CPU at 4 Hz.
+COLUMNS = "{:<9} {:>7} {:>6} {:>4} {:>7} {:>9} {:>7}  {}"
+
+
+def processes_view(frame: Frame) -> list[Text]:
+    lines = [Text(COLUMNS.format("role", "pid", "cpu %", "core", "rss MB", "requests", "req/s", "state"), "bold")]
     for row in frame.rows:
         role = row.role if row.role in ("primary", "server", "worker") or row.under is None else f" └ {row.role}"
-        cpu = Text("…" if row.cpu_pct is None else f"{row.cpu_pct:.1f}", heat(row.cpu_pct or 0))
-        table.add_row(
+        cpu = "…" if row.cpu_pct is None else f"{row.cpu_pct:.1f}"
+        line = COLUMNS.format(
             role,
-            str(row.pid),
+            row.pid,
             cpu,
             _figure(row.core, "d"),
             _figure(row.rss_bytes / MB if row.rss_bytes is not None else None, ".1f"),
@@ -91,13 +93,18 @@ def processes_view(frame: Frame) -> RenderableType:
             _figure(row.rps, ".1f"),
             row.state or "-",
         )
-    return table
+        text = Text(line)
+        at = line.index(cpu, 9 + 1 + 7)  # colour the cpu figure by heat
+        text.stylize(heat(row.cpu_pct or 0), at, at + len(cpu))
+        lines.append(text)
+    return lines
 
 
-def totals_view(frame: Frame) -> RenderableType:
+def totals_view(frame: Frame) -> list[Text]:
     lines = []
     if frame.locust is None:
-        lines.append(Text("load generator: no Locust process found"))
+        elsewhere = f" ({frame.locust_elsewhere} aimed at other servers)" if frame.locust_elsewhere else ""
+        lines.append(Text(f"load generator: no Locust aimed at this server{elsewhere}"))
     else:
         count, cpu = frame.locust
         figure = "…" if cpu is None else f"{cpu:.0f}% of a core"
@@ -105,25 +112,35 @@ def totals_view(frame: Frame) -> RenderableType:
         lines.append(Text(f"load generator: locust, {count} process{'es' if count > 1 else ''}, {figure}{warn}"))
     if frame.total_rps is not None:
         lines.append(Text.assemble("server: ", (f"{frame.total_rps:.1f} req/s", "bold"), " (from worker heartbeats)"))
+    elif frame.admin is not None:
+        lines.append(Text("server: … req/s (after two heartbeats, about 1 s)"))
     elif frame.admin_error:
         lines.append(Text(f"req/s: {frame.admin_error}"))
     else:
         lines.append(Text("req/s: needs --admin-port (start the cluster with --admin-port A)"))
-    return Group(*lines)
+    return lines
 
 
-def header_view(frame: Frame, where: str, hz: float) -> RenderableType:
-    line = Text.assemble(("corelab top", "bold"), f"  {frame.title}  {where}  {hz:g} Hz  ")
-    line.append(time.strftime("%H:%M:%S", time.localtime(frame.wall)))
+def header_view(frame: Frame, where: str, hz: float) -> list[Text]:
+    clock = time.strftime("%H:%M:%S", time.localtime(frame.wall))
+    lines = [Text.assemble(("corelab top", "bold"), f"  {clock}  {hz:g} Hz  {where}"), Text(frame.title, "cyan")]
     health = frame.admin
     if health is not None:
         workers = health.get("workers", [])
-        line.append(
-            f"\npolicy {health.get('policy')}, {len(workers)}/{health.get('target_workers')} workers, "
-            f"{health.get('restarts')} restarts" + (", stopping" if health.get("stopping") else "")
+        lines.append(
+            Text(
+                f"policy {health.get('policy')}, {len(workers)}/{health.get('target_workers')} workers, "
+                f"{health.get('restarts')} restarts" + (", stopping" if health.get("stopping") else "")
+            )
         )
-    return line
+    return lines
 
 
 def render(frame: Frame, where: str, hz: float) -> RenderableType:
-    return Group(header_view(frame, where, hz), cores_view(frame), processes_view(frame), totals_view(frame))
+    # One Text that never wraps: rich then has one thing to lay out per frame, not a line-breaking
+    # pass per line (a third of top's CPU), and a narrow terminal cuts lines instead of folding them.
+    lines = [*header_view(frame, where, hz), *cores_view(frame), *processes_view(frame), *totals_view(frame)]
+    joined = Text("\n").join(lines)
+    joined.no_wrap = True
+    joined.overflow = "ellipsis"
+    return joined

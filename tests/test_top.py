@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -12,16 +13,18 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import psutil
 
-from corelab.procs import PROJECT_ROOT, free_port, python_module
+from corelab.procs import PROJECT_ROOT, ManagedProcess, free_port, python_module
 from tests.polling import wait_for
 
 TOP = python_module("corelab", "top")
 CORE_LINE = re.compile(r"^cpu(\d+)\s+[█░]+\s+([\d.]+)%")
 ROW_LINE = re.compile(r"^\s*(└ )?(primary|server|worker|pool|helper|redis|child)\s+(\d+)\s+([\d.]+|…)\s+(\d+|-)")
 SERVER_RPS = re.compile(r"^server: ([\d.]+) req/s")
+LOCUST_LINE = re.compile(r"^load generator: locust, (\d+) process(?:es)?, (\d+)% of a core")
 
 
 @dataclass
@@ -38,6 +41,7 @@ class TopFrame:
     cores: list[float]
     rows: list[Row]
     server_rps: float | None
+    locust_cpu: float | None
     text: str
 
     def pids(self, role: str) -> set[int]:
@@ -50,7 +54,7 @@ class TopFrame:
 def parse_frames(output: str) -> list[TopFrame]:
     frames = []
     for chunk in re.split(r"^─+ frame \d+/\d+ ─+$", output, flags=re.M)[1:]:
-        cores, rows, rps = [], [], None
+        cores, rows, rps, locust = [], [], None, None
         for line in chunk.splitlines():
             if match := CORE_LINE.match(line):
                 cores.append(float(match[2]))
@@ -60,8 +64,10 @@ def parse_frames(output: str) -> list[TopFrame]:
                 rows.append(Row(match[2], int(match[3]), cpu, core, bool(match[1])))
             elif match := SERVER_RPS.match(line):
                 rps = float(match[1])
+            elif match := LOCUST_LINE.match(line):
+                locust = float(match[2])
         if cores:  # a frame cut short (its rule printed, then top stopped) is not a frame
-            frames.append(TopFrame(cores, rows, rps, chunk))
+            frames.append(TopFrame(cores, rows, rps, locust, chunk))
     return frames
 
 
@@ -210,6 +216,23 @@ def test_top_stops_on_ctrl_c_with_one_line(serve) -> None:
     frames = parse_frames(out)
     assert frames and frames[-1].pids("server") == {server.pid}  # one process: no primary, no workers
     assert err == ""
+
+
+def test_top_shows_the_load_generators_own_cpu(serve, tmp_path: Path) -> None:
+    server = serve("single")
+    locust = shutil.which("locust", path=str(Path(sys.executable).parent)) or "locust"
+    load = [locust, "-f", "loadtests/hello.py", "--headless", "--host", server.url, "--users", "2",
+            "--spawn-rate", "2", "--run-time", "20s", "--loglevel", "WARNING", "--only-summary"]  # fmt: skip
+    with ManagedProcess(load, log_path=tmp_path / "locust.log") as generator:
+        time.sleep(4)  # Locust's start-up, then its users hammering the server
+        assert generator.alive(), generator.log_text()
+        result = run_top("--port", str(server.port), "--frames", "8")
+    assert result.returncode == 0, result.stderr
+    frames = parse_frames(result.stdout)
+    # A closed loop of 2 users on GET /: Locust itself works hard, and top says how hard.
+    cpu = [f.locust_cpu for f in frames]
+    assert all(c is not None for c in cpu) and max(cpu) >= 10, result.stdout
+    assert "needs --admin-port" in frames[-1].text
 
 
 def test_top_with_nothing_listening_says_so_in_one_line_and_exits_2() -> None:
