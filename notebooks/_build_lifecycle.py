@@ -53,9 +53,14 @@ that burst's throughput: about one process's worth (the dashed line), because on
 the work. Why does a shared socket do this? Every idle worker sleeps in `epoll` on the same
 socket; the kernel wakes one (or several), and asyncio's accept loop then accepts *every*
 connection waiting in the queue, up to its backlog, before it serves anything. The first worker
-awake drains the queue. With clients that arrive over time instead (part 2) the workers take
-turns and the spread is far better. gunicorn's aiohttp worker accepts the same way. Round-robin
-decides in the primary, one connection at a time, so the timing of the clients cannot matter.
+awake *can* drain the queue; how often it does depends on how the kernel schedules the workers
+beside Locust, so on a quiet machine it may be rare (run it again, or with more bursts), and
+lopsided bursts (19 to 1) are common. gunicorn's aiohttp worker accepts the same way.
+Round-robin decides in the primary, one connection at a time, so the timing of the clients
+cannot matter: 10 and 10, every time. Why is 19 to 1 as fast as 10 and 10? Each client sends
+its next request the moment the last is answered, so one connection is enough to keep a worker
+busy; only a worker with *no* connection costs throughput here. Clients that pause between
+requests would feel 19 to 1 as one overloaded worker beside an idle one.
 `python -m corelab.lifecycle_bench burst` runs 20 bursts per policy and reports the figures.
 
 **Measurement, part 2: clients that arrive over two seconds**, under each policy, that either
