@@ -125,24 +125,27 @@ class CoresSampler:
 
 
 def _cores_tab_rows(sampler: CoresSampler) -> list[dict[str, str]]:
-    """The Cores tab's table: a row per core, then a row per server worker (keys one word: the UI camel-cases)."""
+    """The Cores tab's table: a row per core, then per server worker, in that order.
+
+    Keys are one word (the UI camel-cases keys) and none is "name" (the UI sorts a table by "name").
+    """
     if not sampler.samples:
         return []
     last = sampler.samples[-1]
     rows = [
-        {"name": f"core {i}", "figure": f"{busy:.0f}% busy", "detail": f"over the last {SAMPLE_PERIOD_S:g} s"}
+        {"what": f"core {i}", "figure": f"{busy:.0f}% busy", "detail": f"over the last {SAMPLE_PERIOD_S:g} s"}
         for i, busy in enumerate(last.cores)
     ]
     rows += [
         {
-            "name": f"server worker pid {w['pid']}",
+            "what": f"server worker pid {w['pid']}",
             "figure": f"{100 * w['share']:.0f}% of responses",
             "detail": f"{w['responses']:,} responses, {w['rps']:.0f} req/s now",
         }
         for w in sampler.workers()
     ]
-    rows.append({"name": "Locust (this process)", "figure": f"{last.locust_cpu:.0f}% of a core", "detail": ""})
-    rows.append({"name": "live chart", "figure": "/cores", "detail": "open it for bars and a heatmap"})
+    rows.append({"what": "Locust (this process)", "figure": f"{last.locust_cpu:.0f}% of a core", "detail": ""})
+    rows.append({"what": "live chart", "figure": "/cores", "detail": "open it for bars and a heatmap"})
     return rows
 
 
@@ -196,7 +199,7 @@ def _install(environment: Environment, served_by: Counter[str]) -> None:
         {
             "key": "cores",
             "structure": [
-                {"key": "name", "title": "Core / worker"},
+                {"key": "what", "title": "Core / worker"},
                 {"key": "figure", "title": "Now"},
                 {"key": "detail", "title": "Detail"},
             ],

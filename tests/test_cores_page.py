@@ -107,7 +107,7 @@ def test_cores_data_counts_each_core_and_each_server_worker(serve, locust_ui, pr
     # The Cores tab's rows ride on Locust's own /stats/requests poll.
     stats = get(f"{ui.url}/stats/requests").json()
     rows = next(t["data"] for t in stats["extended_stats"] if t["key"] == "cores")
-    names = [row["name"] for row in rows]
+    names = [row["what"] for row in rows]
     assert [n for n in names if n.startswith("core ")] == [f"core {i}" for i in range(cores)]
     assert {n.removeprefix("server worker pid ") for n in names if n.startswith("server worker")} == set(workers)
 

@@ -79,7 +79,7 @@ function render(data) {
   page.since = latest.seq;
   // The update interval as this page sees it: between the newest samples of successive updates.
   const previous = page.shownTimes[page.shownTimes.length - 1];
-  page.shownTimes.push(latest.t);
+  page.shownTimes = [...page.shownTimes, latest.t].slice(-600);
   if (previous !== undefined) page.intervals = [...page.intervals, latest.t - previous].slice(-40);
 
   $("host").textContent = data.host || "(no host)";
@@ -100,8 +100,10 @@ function render(data) {
   $("responses").textContent = data.responses.toLocaleString("en");
   if (data.workers.length) $("workers").querySelector(".none")?.remove();
   for (const w of data.workers) {
-    const text = `${pct(100 * w.recent_share)} now \u00b7 ${w.rps.toFixed(0)} req/s \u00b7 ${w.responses.toLocaleString("en")} (${pct(100 * w.share)}) in all`;
-    setBar(barRow($("workers"), "worker", w.pid, `pid ${w.pid}`), w.recent_share, text);
+    const text = `${pct(100 * w.recent_share)} \u00b7 ${w.rps.toFixed(0)} req/s \u00b7 ${w.responses.toLocaleString("en")} in all (${pct(100 * w.share)})`;
+    const row = barRow($("workers"), "worker", w.pid, `pid ${w.pid}`);
+    setBar(row, w.recent_share, text);
+    $("workers").appendChild(row); // keeps the rows in the server's order (by pid)
   }
 }
 
