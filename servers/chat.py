@@ -12,6 +12,10 @@ Each worker keeps its own sessions and rooms in memory. So in a cluster, a long-
 whose next request lands on another worker fails ("Invalid session"), and a message reaches
 only the room members held by the sender's worker. ``servers.sticky`` fixes the first (sticky
 mode below), ``servers.pubsub`` the second (a Redis manager relays every emit to all workers).
+
+When the server shuts down (aiohttp's ``on_shutdown``: a stop, or a worker drained in a rolling
+restart), every session is ended so that its client reconnects, to another worker if one serves
+(``GoingAway`` below).
 """
 
 from __future__ import annotations
@@ -108,6 +112,9 @@ def attach_chat(app: web.Application, config: ChatConfig | None = None) -> socke
         prefix = worker_sid_prefix(os.getpid())
         sio.eio.generate_id = lambda: prefix + secrets.token_urlsafe(12)
         app.middlewares.append(_sticky_connections)
+    going_away = GoingAway(sio)
+    app.middlewares.append(going_away.middleware)
+    app.on_shutdown.append(going_away.end_sessions)
     sio.attach(app)
     _register_handlers(sio, config)
     app[chat_key] = sio
@@ -118,6 +125,71 @@ def attach_chat(app: web.Application, config: ChatConfig | None = None) -> socke
         ]
     )
     return sio
+
+
+class GoingAway:
+    """On shutdown, end every Socket.IO session of this process so that its client reconnects elsewhere.
+
+    A WebSocket, or a long-poll waiting for something to send, is a request that does not end by
+    itself: a server that waits for its requests to finish before it exits waits out its whole
+    graceful timeout. aiohttp's ``on_shutdown`` signal exists to close such connections, and how
+    they are closed decides what the client does next:
+
+    - a Socket.IO disconnect (``sio.disconnect(sid)``) or an engine.io CLOSE packet tells the
+      client it was sent away on purpose: python-socketio's client and the browser's then stay
+      disconnected ("io server disconnect");
+    - a transport that just ends looks like a network failure: both clients reconnect on their
+      own, after about a second, and the cluster hands the new connection to a worker that serves.
+
+    So each engine.io session is closed without its CLOSE packet (``abort``) and its transport is
+    woken: a WebSocket's writer sends what is queued, then closes the WebSocket; a pending long-poll
+    is answered (empty), and the client's next poll finds no session (400) and reconnects. A message
+    sent to a client while it reconnects is not kept for it: Socket.IO delivers at most once.
+
+    ``sockets``, ``close(abort=...)`` and ``queue`` are engine.io's, not a documented API:
+    tests/test_drain.py stops servers with real clients connected, so a release that changes them
+    shows up as a failing test.
+    """
+
+    def __init__(self, sio: socketio.AsyncServer) -> None:
+        self.sio = sio
+        self.shut_down = False
+        # engine.io sessions with a long-poll in progress. engine.io drops a closed session from
+        # its table, but a poll that was waiting on it goes on waiting (up to ping interval + ping
+        # timeout, 45 s): a client that said goodbye over long-polling leaves one behind.
+        self.polled: set[Any] = set()
+
+    async def end_sessions(self, _app: web.Application) -> None:
+        # aiohttp may send on_shutdown twice (a cluster worker sends it when it starts draining,
+        # runner.cleanup() sends it again): the second time finds nothing left to end.
+        self.shut_down = True
+        for socket in {*self.sio.eio.sockets.values(), *self.polled}:
+            if not socket.closed and not socket.closing:
+                await socket.close(wait=False, abort=True)
+            socket.queue.put_nowait(None)  # wakes the WebSocket's writer, or answers the pending poll
+
+    @web.middleware
+    async def middleware(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        """Note each long-poll while it waits; after shutdown, refuse Socket.IO requests.
+
+        A request that still arrives after shutdown (on a connection already open) gets 503: a
+        session opened now would hold the shutdown up, and the client retries elsewhere.
+        """
+        if not request.path.startswith("/socket.io/"):
+            return await handler(request)
+        if self.shut_down:
+            return web.json_response({"error": "this server is shutting down: reconnect"}, status=503)
+        sid = request.query.get("sid")
+        socket = self.sio.eio.sockets.get(sid) if sid and request.method == "GET" else None
+        if socket is None or request.query.get("transport") != "polling":
+            return await handler(request)
+        self.polled.add(socket)
+        try:
+            return await handler(request)
+        finally:
+            self.polled.discard(socket)
 
 
 def _page(name: str, content_type: str) -> Callable[[web.Request], Awaitable[web.Response]]:

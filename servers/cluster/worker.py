@@ -34,6 +34,7 @@ from servers.cluster.config import ClusterConfig
 from servers.cluster.policies.base import Policy
 from servers.cluster.protocol import Channel
 from servers.lifeline import die_with_parent
+from servers.serve import log_bad_requests_in_one_line
 
 # A worker that fails before it serves exits with this code; the primary then stops the
 # cluster instead of respawning a worker that will fail the same way forever.
@@ -107,6 +108,7 @@ class Worker:
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGTERM, self.stopping.set)
         self.channel.sock.setblocking(False)
+        log_bad_requests_in_one_line()
         try:
             await self._boot()
         except Exception as exc:
@@ -161,7 +163,7 @@ class Worker:
             await asyncio.sleep(self.config.heartbeat_interval)
 
     async def _drain(self) -> None:
-        """Stop taking connections; let the open ones finish their requests and close."""
+        """Stop taking connections; end long-lived ones; let the others finish their requests and close."""
         assert self.runner is not None
         self.draining = True
         for site in list(self.runner.sites):
@@ -172,6 +174,12 @@ class Worker:
         if self.handoffs:
             await asyncio.wait(list(self.handoffs), timeout=1.0)
         await asyncio.sleep(0)
+        # A WebSocket, or a long-poll waiting for news, is a request that never finishes: the wait
+        # below would spend the whole graceful timeout on it. aiohttp's on_shutdown signal is where
+        # an app closes such connections (the chat ends its Socket.IO sessions there, and their
+        # clients reconnect to a worker that serves); runner.cleanup() sends it only after this
+        # wait, so send it now. cleanup() sends it again: the chat's hook is idempotent.
+        await self.runner.shutdown()
         server = self.runner.server
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.config.graceful_timeout
