@@ -5,22 +5,30 @@ python -m corelab.chat_bench delivery [--seconds 90] [--users N]
 python -m corelab.chat_bench sticky-cost [--seconds 20] [--rounds 2]
                                                        CPU scenario: sticky routing vs the rr policy
 python -m corelab.chat_bench outage [--seconds 30]      pubsub while its Redis is stopped and started
+python -m corelab.chat_bench stop [--clients 20] [--rounds 3]
+                                                       sticky and pubsub: SIGTERM to exit with chat clients
+python -m corelab.chat_bench restart [--clients 20] [--rounds 3]
+                                                       pubsub: rolling restart with clients chatting
 
-Run them alone on the machine (e.g. under `flock /tmp/corelab-cpu.lock`): they measure speed.
+Run them alone on the machine (e.g. under `flock /tmp/corelab-load.lock`): they measure speed.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import re
+import statistics
 import sys
+from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 
 from corelab.bench import bench
 from corelab.chat import delivery, delivery_history, handshakes, outages, redis_outage
+from corelab.chat_drain import rolling_restart_with_chat, stop_with_clients
 from corelab.procs import PROJECT_ROOT
-from corelab.results import Runs, load_runs
+from corelab.results import Runs, load_runs, machine_info, write_json
 
 
 def _out(name: str) -> Path:
@@ -89,18 +97,72 @@ def bench_outage(seconds: float, workers: int) -> int:
     return 0
 
 
+def bench_stop(clients: int, workers: int, rounds: int) -> int:
+    out = _out("stop")
+    out.mkdir(parents=True, exist_ok=True)
+    results = []
+    # Alternate the variants, so slow drift in the machine's load hits both alike.
+    for i in range(rounds):
+        for variant in ("sticky", "pubsub"):
+            result = asyncio.run(
+                stop_with_clients(variant, clients=clients, workers=workers, log_path=out / f"{variant}-{i + 1}.log")
+            )
+            print(result.line(), flush=True)
+            results.append(result)
+    print()
+    for variant in ("sticky", "pubsub"):
+        seconds = [r.seconds for r in results if r.variant == variant]
+        killed = sum(r.workers_killed for r in results if r.variant == variant)
+        print(
+            f"{variant} x{workers}, {clients} chat clients: SIGTERM to exit median {statistics.median(seconds):.2f} s, "
+            f"max {max(seconds):.2f} s over {len(seconds)} stops; {killed} workers killed"
+        )
+    write_json(out / "stop.json", {"machine": machine_info(), "results": [asdict(r) for r in results]})
+    print(f"results in {out}")
+    return 0
+
+
+def bench_restart(clients: int, workers: int, rounds: int) -> int:
+    out = _out("restart")
+    out.mkdir(parents=True, exist_ok=True)
+    results = []
+    for i in range(rounds):
+        result = asyncio.run(
+            rolling_restart_with_chat("pubsub", clients=clients, workers=workers, log_path=out / f"pubsub-{i + 1}.log")
+        )
+        print("\n".join(result.lines()), flush=True)
+        results.append(result)
+    per_worker = [r.seconds for result in results for r in result.replacements if r.seconds is not None]
+    print(
+        f"\npubsub x{workers}, {clients} chat clients, {rounds} rolling restarts: per worker median "
+        f"{statistics.median(per_worker):.2f} s, max {max(per_worker):.2f} s; clients back on new workers "
+        f"{sum(r.reconnected for r in results)} of {clients * rounds}; during the restarts "
+        f"{sum(r.delivered for r in results)} of {sum(r.owed for r in results)} deliveries arrived, "
+        f"{sum(r.lost for r in results)} lost (at most once), {sum(r.not_sent for r in results)} sends not made"
+    )
+    rows = [{k: v for k, v in asdict(r).items() if k != "log"} for r in results]
+    write_json(out / "restart.json", {"machine": machine_info(), "results": rows})
+    print(f"results in {out}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m corelab.chat_bench", description=__doc__.splitlines()[0])
-    parser.add_argument("which", choices=("delivery", "sticky-cost", "outage"))
+    parser.add_argument("which", choices=("delivery", "sticky-cost", "outage", "stop", "restart"))
     parser.add_argument("--seconds", type=float, default=None)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=None, help="sticky-cost: 2; stop, restart: 3")
+    parser.add_argument("--clients", type=int, default=20, help="stop, restart: chat clients connected")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--users", type=int, default=None, help="chat users (default: the scenario's)")
     args = parser.parse_args(argv)
     if args.which == "delivery":
         return bench_delivery(args.seconds or 90, args.workers, args.users)
     if args.which == "sticky-cost":
-        return bench_sticky_cost(args.seconds or 20, args.rounds, args.workers)
+        return bench_sticky_cost(args.seconds or 20, args.rounds or 2, args.workers)
+    if args.which == "stop":
+        return bench_stop(args.clients, args.workers, args.rounds or 3)
+    if args.which == "restart":
+        return bench_restart(args.clients, args.workers, args.rounds or 3)
     return bench_outage(args.seconds or 30, args.workers)
 
 
