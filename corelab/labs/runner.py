@@ -56,7 +56,7 @@ def run_check(number: str, *, solution: bool = False, code: Path | None = None) 
         try:
             check.run(run)
         except StudentError as exc:
-            run.verdict("your server", False, str(exc))
+            run.verdict("start", False, str(exc))
         finally:
             run.close()
     took = time.monotonic() - started
