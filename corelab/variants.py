@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from corelab.procs import python_module
 from servers.cluster.policies import BALANCING_POLICIES, DEFAULT_POLICY
+from servers.fleet.config import LB_POLICIES
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,8 @@ VARIANTS: dict[str, Variant] = {
         Variant("pubsub", "servers.pubsub", ("sticky",), ready_line="cluster ready"),
         # gunicorn's workers accept on one inherited socket, as the cluster's shared policy does.
         GunicornVariant("gunicorn", "servers.app:create_app()", ("shared",)),
+        # Two pubsub hosts (W workers each) on 127.0.0.2 and .3 behind Caddy; the policy is Caddy's lb_policy.
+        Variant("fleet", "servers.fleet", LB_POLICIES, ready_line="fleet ready"),
     )
 }
 

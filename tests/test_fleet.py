@@ -351,8 +351,18 @@ def test_a_host_that_cannot_boot_stops_the_fleet() -> None:
     _assert_one_line_error(result, EXIT_HOST_BOOT_FAILED, "host 1", "could not boot")
 
 
-def test_sigkill_of_the_fleet_takes_every_child_with_it(start_fleet) -> None:
-    fleet = start_fleet("--lb", "round_robin")
+def test_pin_gives_each_host_its_cores_and_sigkill_of_the_fleet_takes_every_child_with_it(start_fleet) -> None:
+    fleet = start_fleet("--lb", "round_robin", "--pin", workers=2)
+    cores = sorted(os.sched_getaffinity(0))
+    pinned = {
+        address: {frozenset(p.cpu_affinity()) for p in (primary, *primary.children())}
+        for address, primary in fleet.primaries().items()
+    }
+    # Each host's primary and workers share one set of cores; with 2+ cores the hosts' sets differ.
+    assert all(len(sets) == 1 for sets in pinned.values()), pinned
+    if len(cores) >= 2:
+        host_2, host_3 = (next(iter(pinned[a])) for a in ("127.0.0.2", "127.0.0.3"))
+        assert host_2.isdisjoint(host_3), pinned
     family = psutil.Process(fleet.process.pid).children(recursive=True)
     names = {p.name() for p in family}
     assert "caddy" in names and any("redis" in n for n in names), names

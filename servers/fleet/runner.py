@@ -62,6 +62,7 @@ class Fleet:
         self.balancer: Child | None = None
         self.run_dir: Path | None = None
         self._own_run_dir = config.log_dir is None
+        self._redis_reported = False
 
     def run(self) -> int:
         for sig in STOP_SIGNALS:
@@ -206,6 +207,9 @@ class Fleet:
                         f"{host.describe()} exited (code {host.child.returncode}): "
                         "the load balancer's health checks route around it"
                     )
+            if self.redis is not None and self.redis.owned and not self._redis_reported and self.redis.pid is None:
+                self._redis_reported = True
+                say("Redis exited: the hosts still serve, but no message crosses from one to another")
             if all(host.reported_dead for host in self.hosts):
                 raise FleetError("every host has exited: nothing left to balance", EXIT_NO_HOST_LEFT)
 
