@@ -185,4 +185,6 @@ def test_cores_page_in_chromium_moves_while_the_load_runs(serve, locust_ui, tmp_
             "the Cores tab's table",
         )
         assert all(f"core {i}" in table for i in range(psutil.cpu_count()))
+        # In the order the rows were sent (cores, workers, Locust), not sorted by Locust's table.
+        assert table.index("core 0") < table.index("server worker pid") < table.index("Locust (this process)")
         print(json.dumps({"intervals_s": second["intervals"]}))
