@@ -81,9 +81,10 @@ class Worker:
 
 
 class Primary:
-    def __init__(self, config: ClusterConfig) -> None:
+    def __init__(self, config: ClusterConfig, policy: Policy | None = None) -> None:
         self.config = config
-        self.policy: Policy = make_policy(config)
+        # The policy named by --policy, unless the caller brings its own (a lab's, say).
+        self.policy: Policy = policy if policy is not None else make_policy(config)
         self.target = config.workers
         self.workers: dict[int, Worker] = {}
         self.signals: deque[int] = deque()

@@ -55,8 +55,7 @@ class RoutingPolicy(RoundRobinPolicy):
 def main() -> int:
     config = dataclasses.replace(parse_args(sys.argv[1:]), app="chat_app:create_app")
     logging.basicConfig(level=logging.INFO, format="cluster: %(message)s", stream=sys.stderr)
-    primary = Primary(config)
-    primary.policy = RoutingPolicy(config)  # in place of the --policy the kit would have used
+    primary = Primary(config, policy=RoutingPolicy(config))  # in place of the kit's --policy
     try:
         return primary.run()
     except ListenError as exc:
