@@ -6,9 +6,11 @@ that nothing the primary set up (atexit hooks, finally blocks) runs twice.
 Besides serving, a worker beats: every ``heartbeat_interval`` its event loop sends the primary
 its pid, memory, uptime and requests served. A blocked loop stops beating, which is how the
 primary tells a hung worker from a busy one. Stopping is a drain, not a cut: the worker stops
-taking connections, answers each request still coming on an open connection with
-``Connection: close`` (so clients reconnect to another worker instead of meeting a closed
-socket), waits for in-flight requests, then exits.
+taking connections, sends the app's ``on_shutdown`` at once (where the chat ends its Socket.IO
+sessions: a WebSocket or a long-poll never finishes by itself, and their clients reconnect to
+another worker), answers each request still coming on an open connection with
+``Connection: close`` (so clients reconnect instead of meeting a closed socket), waits for
+in-flight requests, then exits.
 """
 
 from __future__ import annotations
