@@ -33,6 +33,7 @@ from corelab.procs import ManagedProcess, free_port, python_module, wait_until_s
 from corelab.results import Runs, machine_info, new_results_dir, per_second, write_json
 from corelab.scenarios import Scenario, get_scenario
 from corelab.variants import get_variant
+from servers.cluster.policies import DEFAULT_POLICY
 
 # -- who gets the connection -------------------------------------------------------------------
 
@@ -50,7 +51,7 @@ class Balance:
 
 
 def balance(
-    policies: tuple[str, ...] = ("shared", "reuseport", "rr"),
+    policies: tuple[str, ...] = ("rr", "shared", "reuseport"),
     clients: tuple[str, ...] = ("keepalive", "short"),
     *,
     workers: int = 2,
@@ -142,7 +143,7 @@ def restart_under_load(
     kinds: tuple[str, ...] = ("rolling", "naive"),
     *,
     workers: int = 2,
-    policy: str = "shared",
+    policy: str = DEFAULT_POLICY,
     scenario: str = "cpu_no_retry",
     users: int | None = None,
     seconds: float = 20,

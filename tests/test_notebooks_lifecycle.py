@@ -7,6 +7,7 @@ import re
 import pytest
 
 from corelab.burst import BASELINE, load_burst
+from corelab.primary_cost import load_primary_cost
 from corelab.procs import PROJECT_ROOT
 from tests.notebooks import execute_notebook, figures, printed
 
@@ -15,8 +16,9 @@ pytestmark = pytest.mark.notebook
 
 def test_03_who_gets_the_connection_runs_and_rr_spreads_connections() -> None:
     stored = set((PROJECT_ROOT / "results").glob("burst-*"))
+    stored_cost = set((PROJECT_ROOT / "results").glob("primary-cost-*"))
     nb = execute_notebook("03-who-gets-the-connection.ipynb")
-    assert figures(nb) >= 2  # the bursts, and the balance
+    assert figures(nb) >= 3  # the bursts, the balance, the primary's price
     # The burst: read back what the notebook measured and stored (its figures are fields, not prose).
     (folder,) = set((PROJECT_ROOT / "results").glob("burst-*")) - stored
     bursts = load_burst(folder)
@@ -35,6 +37,10 @@ def test_03_who_gets_the_connection_runs_and_rr_spreads_connections() -> None:
     # Round-robin with a new connection per request: connections alternate, by construction.
     rr_short = float(re.search(r"rr / short\s*: busiest/least busy worker = [\d.inf]+ \(requests\), ([\d.]+)", text)[1])
     assert rr_short <= 1.2, text
+    # The price of balance: rr's primary works for every connection, shared's for none.
+    (cost_folder,) = set((PROJECT_ROOT / "results").glob("primary-cost-*")) - stored_cost
+    cost = load_primary_cost(cost_folder)
+    assert cost.get("rr").us_per_connection > 4 * cost.get("shared").us_per_connection + 5
     # One keep-alive client: all its requests on one worker, whatever the policy.
     assert "one keep-alive client under rr: one worker served 100% of its requests" in text
 
