@@ -8,10 +8,12 @@ The functions a notebook needs are importable from here::
 from __future__ import annotations
 
 from corelab.bench import bench
+from corelab.burst import burst, load_burst
 from corelab.chat import delivery, delivery_history, handshakes, redis_outage
 from corelab.lifecycle import balance, respawn_times, restart_under_load
 from corelab.plots import (
     plot_balance,
+    plot_burst,
     plot_connections_per_worker,
     plot_core_heatmap,
     plot_core_lines,
@@ -40,12 +42,15 @@ __all__ = [
     "Runs",
     "balance",
     "bench",
+    "burst",
     "delivery",
     "delivery_history",
     "handshakes",
+    "load_burst",
     "load_runs",
     "pick",
     "plot_balance",
+    "plot_burst",
     "plot_connections_per_worker",
     "plot_core_heatmap",
     "plot_core_lines",
