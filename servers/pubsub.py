@@ -46,7 +46,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"pubsub: Redis at {url} (given)", file=sys.stderr, flush=True)
     # The workers are forked from this process: they inherit the URL and build their Redis manager.
     os.environ[REDIS_URL_ENV] = url
-    os.environ[REDIS_CHANNEL_ENV] = f"corelab-chat-{os.getpid()}"
+    # One channel per cluster, so two clusters sharing a Redis keep their rooms apart; hosts that
+    # are one chat across machines (servers.fleet, docs/fleet.md) name theirs in CORELAB_CHAT_CHANNEL.
+    os.environ.setdefault(REDIS_CHANNEL_ENV, f"corelab-chat-{os.getpid()}")
     try:
         return cluster_main(cluster_args)
     finally:
