@@ -5,6 +5,7 @@ from __future__ import annotations
 import concurrent.futures
 import sys
 import sysconfig
+import time
 
 import psutil
 import pytest
@@ -24,8 +25,13 @@ from corelab.spawn_cost import NEW_SPAWN, NEW_THREAD, POOL_PROCESS, POOL_THREAD,
 
 @pytest.fixture(scope="module")
 def measured() -> parallel.ParallelResult:
-    # The median of three runs of each step: one short run alone can meet a noisy neighbour.
-    return measure_parallel(ParallelConfig(workers=(1, 2), job_seconds=0.3, repeat=3))
+    # Start on quiet cores: the servers and pools of the tests before this one may still be
+    # winding down, and a speed-up measured beside them is theirs as much as ours.
+    deadline = time.monotonic() + 10
+    while psutil.cpu_percent(interval=0.5) > 15 and time.monotonic() < deadline:
+        pass
+    # The median of five runs of each step: one short run alone can meet a noisy neighbour.
+    return measure_parallel(ParallelConfig(workers=(1, 2), job_seconds=0.5, repeat=5))
 
 
 def test_threads_do_not_speed_up_pure_python(measured: parallel.ParallelResult) -> None:
@@ -51,7 +57,7 @@ def test_the_cores_were_sampled_throughout(measured: parallel.ParallelResult) ->
     assert cores["core"].nunique() == psutil.cpu_count(logical=True)
     raw = measured.raw
     assert cores["t"].max() >= raw["t_end"].max() - 0.2
-    assert (raw["t_end"] > raw["t_start"]).all() and len(raw) == 3 * 2 * 3  # modes x worker counts x rounds
+    assert (raw["t_end"] > raw["t_start"]).all() and len(raw) == 3 * 2 * 5  # modes x worker counts x rounds
 
 
 def test_cores_busy_says_how_many_cores_worked_at_once(measured: parallel.ParallelResult) -> None:
