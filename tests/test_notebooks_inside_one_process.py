@@ -29,8 +29,10 @@ def test_06_threads_processes_gil() -> None:
     nb = execute_notebook("06-threads-processes-gil.ipynb")
     assert figures(nb) >= 3
     text = printed(nb)
-    assert number(r"2 threads give ([\d.]+)x", text) <= 1.3, text
-    assert number(r"2 processes give ([\d.]+)x", text) >= 1.5, text
+    # Cores kept busy, not speed-ups: the host's noise moves a 2-process speed-up anywhere from
+    # 1.3x to 2.7x here (see tests/test_parallel.py); what the GIL decides is how many cores work.
+    assert number(r"threads \(pure Python\) ([\d.]+)", text) <= 1.3, text
+    assert number(r"processes \(pure Python\) ([\d.]+)", text) >= 1.5, text
     assert "Not measured here" in text or "free-threaded build, GIL disabled" in text
     assert number(r"per task: median \d+ ms, (\d+)x the pool's", text) >= 10, text
 

@@ -10,8 +10,9 @@ import time
 import psutil
 import pytest
 
-from corelab import parallel, spawn_cost
-from corelab.parallel import (
+from corelab.cli import main as cli_main
+from corelab.lessons import parallel
+from corelab.lessons.parallel import (
     HASH_THREADS,
     PURE_PROCESSES,
     PURE_THREADS,
@@ -20,7 +21,14 @@ from corelab.parallel import (
     measure_parallel,
     subinterpreters,
 )
-from corelab.spawn_cost import NEW_SPAWN, NEW_THREAD, POOL_PROCESS, POOL_THREAD, SpawnCostConfig, measure_spawn_cost
+from corelab.lessons.spawn_cost import (
+    NEW_SPAWN,
+    NEW_THREAD,
+    POOL_PROCESS,
+    POOL_THREAD,
+    SpawnCostConfig,
+    measure_spawn_cost,
+)
 
 
 @pytest.fixture(scope="module")
@@ -34,22 +42,29 @@ def measured() -> parallel.ParallelResult:
     return measure_parallel(ParallelConfig(workers=(1, 2), job_seconds=0.5, repeat=5))
 
 
-def test_threads_do_not_speed_up_pure_python(measured: parallel.ParallelResult) -> None:
+# Speed-ups are reported, not asserted: on this kind of 2-vCPU VM the host's noise alone moves the
+# ratio of two spinning processes to one from 1.28x to 2.68x over 0.5 s rounds (1.32x-2.40x over
+# 3 s rounds, nothing else running), so a throughput floor fails at random. How many cores the jobs
+# kept busy (CPU seconds over wall seconds, within one run) is what the GIL decides, and the host
+# does not move it.
+def test_threads_keep_one_core_busy_on_pure_python(measured: parallel.ParallelResult) -> None:
     if free_threading()[0]:
         pytest.skip("a free-threaded interpreter: here threads may run Python in parallel")
-    assert measured.speedup(PURE_THREADS, 2) <= 1.3, measured.summary_table()
+    assert measured.cores_busy(PURE_THREADS, 2) <= 1.3, measured.summary_table()
 
 
-def test_processes_do(measured: parallel.ParallelResult) -> None:
+def test_processes_keep_two_cores_busy(measured: parallel.ParallelResult) -> None:
     if measured.cores_available < 2:
         pytest.skip("one usable core: nothing to run in parallel on")
-    assert measured.speedup(PURE_PROCESSES, 2) >= 1.5, measured.summary_table()
+    assert measured.cores_busy(PURE_PROCESSES, 2) >= 1.5, measured.summary_table()
+    # And they got more done than the threads did, which could not run at once.
+    assert measured.speedup(PURE_PROCESSES, 2) > measured.speedup(PURE_THREADS, 2), measured.summary_table()
 
 
-def test_threads_do_speed_up_work_that_releases_the_gil(measured: parallel.ParallelResult) -> None:
+def test_threads_keep_two_cores_busy_when_the_work_releases_the_gil(measured: parallel.ParallelResult) -> None:
     if measured.cores_available < 2:
         pytest.skip("one usable core")
-    assert measured.speedup(HASH_THREADS, 2) >= 1.25, measured.summary_table()
+    assert measured.cores_busy(HASH_THREADS, 2) >= 1.5, measured.summary_table()
 
 
 def test_the_cores_were_sampled_throughout(measured: parallel.ParallelResult) -> None:
@@ -58,15 +73,6 @@ def test_the_cores_were_sampled_throughout(measured: parallel.ParallelResult) ->
     raw = measured.raw
     assert cores["t"].max() >= raw["t_end"].max() - 0.2
     assert (raw["t_end"] > raw["t_start"]).all() and len(raw) == 3 * 2 * 5  # modes x worker counts x rounds
-
-
-def test_cores_busy_says_how_many_cores_worked_at_once(measured: parallel.ParallelResult) -> None:
-    # CPU seconds over wall seconds, within one run: immune to the machine's speed drifting.
-    if not free_threading()[0]:
-        assert measured.cores_busy(PURE_THREADS, 2) <= 1.3, measured.summary_table()
-    if measured.cores_available >= 2:
-        assert measured.cores_busy(PURE_PROCESSES, 2) >= 1.5, measured.summary_table()
-        assert measured.cores_busy(HASH_THREADS, 2) >= 1.5, measured.summary_table()
 
 
 def test_what_the_interpreter_lacks_is_skipped_with_a_reason_never_faked(measured: parallel.ParallelResult) -> None:
@@ -93,16 +99,14 @@ def test_a_reused_pool_costs_far_less_per_task_than_a_new_process() -> None:
 
 
 @pytest.mark.parametrize(
-    ("main", "argv"),
+    "argv",
     [
-        (parallel.main, ["--workers", "0"]),
-        (parallel.main, ["--job-seconds", "-1"]),
-        (spawn_cost.main, ["--tasks", "0"]),
-        (spawn_cost.main, ["--process-tasks", "100000"]),
+        ["parallel", "--workers", "0"],
+        ["parallel", "--job-seconds", "-1"],
+        ["spawn-cost", "--tasks", "0"],
+        ["spawn-cost", "--process-tasks", "100000"],
     ],
 )
-def test_bad_command_line_input_is_a_clear_error(main, argv: list[str], capsys: pytest.CaptureFixture) -> None:
-    with pytest.raises(SystemExit) as exit_:
-        main(argv)
-    assert exit_.value.code == 2
+def test_bad_command_line_input_is_a_clear_error(argv: list[str], capsys: pytest.CaptureFixture) -> None:
+    assert cli_main(argv) == 2
     assert "must be" in capsys.readouterr().err
