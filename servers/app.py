@@ -12,16 +12,18 @@ import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import BrokenExecutor, Executor, ProcessPoolExecutor, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing import get_context
 
 import psutil
 from aiohttp import web
 
+from plumbing.cores import usable_core_count
+from plumbing.lifeline import die_with_parent
 from servers.burn import burn_cpu
 from servers.chat import attach_chat
-from servers.lifeline import die_with_parent
 from servers.params import choice, positive_ms
+from servers.request_count import count_requests, request_count_key
 from servers.state import attach_state
 
 OFFLOAD_MODES = ("none", "thread", "process")
@@ -32,11 +34,11 @@ class AppConfig:
     work_cap_ms: float = 1000.0
     io_cap_ms: float = 10000.0
     # Size of the per-process thread and process pools used by /work?offload=...
-    pool_size: int = max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+    pool_size: int = field(default_factory=usable_core_count)
 
 
 config_key = web.AppKey("config", AppConfig)
-stats_key = web.AppKey("stats", dict)
+started_key = web.AppKey("started", float)
 pools_key = web.AppKey("pools", dict)
 
 
@@ -45,7 +47,6 @@ async def worker_pid_header(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
     """Stamp every answer, errors included, with the pid that produced it."""
-    request.app[stats_key]["requests_served"] += 1
     try:
         response = await handler(request)
     except web.HTTPException as exc:
@@ -104,13 +105,12 @@ async def io(request: web.Request) -> web.Response:
 
 
 async def health(request: web.Request) -> web.Response:
-    stats = request.app[stats_key]
     return web.json_response(
         {
             "pid": os.getpid(),
-            "uptime_s": round(time.monotonic() - stats["started"], 3),
+            "uptime_s": round(time.monotonic() - request.app[started_key], 3),
             "rss_bytes": psutil.Process().memory_info().rss,
-            "requests_served": stats["requests_served"],
+            "requests_served": request.app[request_count_key].served,
         }
     )
 
@@ -146,7 +146,9 @@ async def _shutdown_pools(app: web.Application) -> AsyncIterator[None]:
 def create_app(config: AppConfig | None = None) -> web.Application:
     app = web.Application(middlewares=[worker_pid_header])
     app[config_key] = config or AppConfig()
-    app[stats_key] = {"started": time.monotonic(), "requests_served": 0}
+    app[started_key] = time.monotonic()
+    # /health reports it; a cluster worker reads the same count for --max-requests and its heartbeats.
+    count_requests(app)
     app[pools_key] = {}
     app.cleanup_ctx.append(_shutdown_pools)
     # /limited, /visit and /visits (servers/state.py): in memory or in Redis, as the environment says.

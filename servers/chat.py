@@ -32,13 +32,10 @@ from typing import Any
 import socketio
 from aiohttp import web
 
-STATIC = Path(__file__).resolve().parent / "static"
+from plumbing import env
+from servers.session_ids import owner_pid, worker_sid_prefix
 
-# How a variant switches the chat's modes on in its workers: they are forked from a primary
-# that serves no requests, so the primary sets these before forking and every worker reads them.
-STICKY_ENV = "CORELAB_CHAT_STICKY"
-REDIS_URL_ENV = "CORELAB_CHAT_REDIS_URL"
-REDIS_CHANNEL_ENV = "CORELAB_CHAT_CHANNEL"
+STATIC = Path(__file__).resolve().parent / "static"
 
 log = logging.getLogger("chat")
 
@@ -56,10 +53,12 @@ class ChatConfig:
 
     @classmethod
     def from_env(cls) -> ChatConfig:
+        # How a variant switches these modes on in its workers: they are forked from a primary
+        # that serves no requests, so the primary sets them before forking and every worker reads them.
         return cls(
-            sticky=os.environ.get(STICKY_ENV, "") not in ("", "0"),
-            redis_url=os.environ.get(REDIS_URL_ENV) or None,
-            redis_channel=os.environ.get(REDIS_CHANNEL_ENV) or "corelab-chat",
+            sticky=os.environ.get(env.CHAT_STICKY, "") not in ("", "0"),
+            redis_url=os.environ.get(env.CHAT_REDIS_URL) or None,
+            redis_channel=os.environ.get(env.CHAT_CHANNEL) or "corelab-chat",
         )
 
 
@@ -68,18 +67,6 @@ chat_key = web.AppKey("chat", socketio.AsyncServer)
 
 class BadEvent(ValueError):
     """An event whose data does not follow the protocol; the message is sent back to the client."""
-
-
-def worker_sid_prefix(pid: int) -> str:
-    return f"w{pid}."
-
-
-def owner_pid(sid: str) -> int | None:
-    """The worker pid a sticky-mode session id names, or None for any other id."""
-    head, dot, _rest = sid.partition(".")
-    if not dot or not head.startswith("w") or not head[1:].isdigit():
-        return None
-    return int(head[1:])
 
 
 class DeliveringWorkerRedisManager(socketio.AsyncRedisManager):
@@ -108,7 +95,7 @@ def attach_chat(app: web.Application, config: ChatConfig | None = None) -> socke
     sio = socketio.AsyncServer(async_mode="aiohttp", client_manager=manager, logger=False, engineio_logger=False)
     if config.sticky:
         # engine.io ids are opaque to clients; prefixing the owner's pid lets the sticky primary
-        # route a request by its sid with no table to keep in step (servers/cluster/sticky.py).
+        # route a request by its sid with no table to keep in step (servers/session_ids.py).
         prefix = worker_sid_prefix(os.getpid())
         sio.eio.generate_id = lambda: prefix + secrets.token_urlsafe(12)
         app.middlewares.append(_sticky_connections)

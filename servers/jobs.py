@@ -15,7 +15,7 @@ import time
 from multiprocessing.connection import Connection
 from typing import Any
 
-from servers.lifeline import die_with_parent
+from plumbing.lifeline import die_with_parent
 
 
 def count_loop(rounds: int) -> int:

@@ -6,7 +6,7 @@ Each worker's AsyncRedisManager delivers an emit to its own clients, then publis
 channel; the other workers deliver what they receive there to theirs. Redis pub/sub is
 at-most-once: a message published while a worker is cut off from Redis never reaches that
 worker's clients (and nothing says so). Without --redis-url (or CORELAB_REDIS_URL, REDIS_URL) the primary starts a
-redis-server on a free loopback port (corelab.redis_server) and stops it when it stops.
+redis-server on a free loopback port (plumbing.redis_server) and stops it when it stops.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ import argparse
 import os
 import sys
 
-from servers.chat import REDIS_CHANNEL_ENV, REDIS_URL_ENV
+from plumbing import env
+from plumbing.redis_server import RedisConfig, RedisServer, RedisUnavailable
 from servers.cluster.__main__ import main as cluster_main
 from servers.sticky import sticky_argv
 
@@ -23,15 +24,12 @@ from servers.sticky import sticky_argv
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(add_help=False)
     # corelab's bench(redis=True) hands its Redis over as CORELAB_REDIS_URL.
-    parser.add_argument("--redis-url", default=os.environ.get("CORELAB_REDIS_URL") or os.environ.get("REDIS_URL"))
+    parser.add_argument("--redis-url", default=os.environ.get(env.REDIS_URL) or os.environ.get(env.GENERIC_REDIS_URL))
     ours, rest = parser.parse_known_args(list(sys.argv[1:] if argv is None else argv))
     if "-h" in rest or "--help" in rest:
         print(__doc__)
         return 0
     cluster_args = sticky_argv(rest)
-    # Imported here: only this variant needs the harness's Redis launcher, and only without a URL.
-    from corelab.redis_server import RedisConfig, RedisServer, RedisUnavailable
-
     try:
         # Tied to this primary: a SIGKILLed primary must not leave its Redis behind.
         redis = RedisServer(RedisConfig(die_with_parent=True)).start() if not ours.redis_url else None
@@ -45,10 +43,10 @@ def main(argv: list[str] | None = None) -> int:
         url = ours.redis_url
         print(f"pubsub: Redis at {url} (given)", file=sys.stderr, flush=True)
     # The workers are forked from this process: they inherit the URL and build their Redis manager.
-    os.environ[REDIS_URL_ENV] = url
+    os.environ[env.CHAT_REDIS_URL] = url
     # One channel per cluster, so two clusters sharing a Redis keep their rooms apart; hosts that
     # are one chat across machines (servers.fleet, docs/fleet.md) name theirs in CORELAB_CHAT_CHANNEL.
-    os.environ.setdefault(REDIS_CHANNEL_ENV, f"corelab-chat-{os.getpid()}")
+    os.environ.setdefault(env.CHAT_CHANNEL, f"corelab-chat-{os.getpid()}")
     try:
         return cluster_main(cluster_args)
     finally:

@@ -1,6 +1,8 @@
-"""Run the application on an event loop until told to stop, then stop gracefully.
+"""Serve an aiohttp application: the one way the kit's runners set up aiohttp's AppRunner.
 
-Also how every runner logs a request it cannot parse: in one line (``log_bad_requests_in_one_line``).
+``start_runner`` is used by a single process (``serve_until``) and by every cluster worker. It
+also makes every runner log a request it cannot parse in one line (``log_bad_requests_in_one_line``).
+Which application is served is the caller's business: nothing here imports it.
 """
 
 from __future__ import annotations
@@ -13,8 +15,6 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from servers.app import create_app
-
 StartSites = Callable[[web.AppRunner], Awaitable[None]]
 
 # The logger aiohttp's request handler reports errors on (aiohttp.log.server_logger).
@@ -23,17 +23,29 @@ AIOHTTP_SERVER_LOGGER = "aiohttp.server"
 MAX_PROBLEM_CHARS = 120
 
 
-async def serve_until(stop: asyncio.Event, start_sites: StartSites, *, shutdown_timeout: float) -> None:
-    """Serve ``create_app()`` on the sites that ``start_sites`` opens until ``stop`` is set.
+async def start_runner(app: web.Application, *, shutdown_timeout: float) -> web.AppRunner:
+    """aiohttp's runner for ``app``, set up; the caller adds the sites and calls ``cleanup()``.
+
+    The caller handles signals (a single process stops on SIGINT/SIGTERM, a cluster worker when
+    its primary says so), and ``shutdown_timeout`` is how long in-flight requests get on stop.
+    """
+    log_bad_requests_in_one_line()
+    # No access log: formatting a line per request would be a large share of a cheap request's CPU.
+    runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=shutdown_timeout, access_log=None)
+    await runner.setup()
+    return runner
+
+
+async def serve_until(
+    app: web.Application, stop: asyncio.Event, start_sites: StartSites, *, shutdown_timeout: float
+) -> None:
+    """Serve ``app`` on the sites that ``start_sites`` opens until ``stop`` is set.
 
     On stop, aiohttp's runner closes the listening sockets, closes idle keep-alive
     connections, sends the app's ``on_shutdown`` (the chat ends its sessions there: their
     clients reconnect) and waits up to ``shutdown_timeout`` seconds for in-flight requests.
     """
-    log_bad_requests_in_one_line()
-    # No access log: formatting a line per request would be a large share of a cheap request's CPU.
-    runner = web.AppRunner(create_app(), handle_signals=False, shutdown_timeout=shutdown_timeout, access_log=None)
-    await runner.setup()
+    runner = await start_runner(app, shutdown_timeout=shutdown_timeout)
     try:
         await start_sites(runner)
         await stop.wait()

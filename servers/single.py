@@ -14,9 +14,10 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from servers.app import create_app
 from servers.listen import LOOPBACK, ListenError, open_listener, warn_if_exposed
 from servers.serve import serve_until
-from servers.state import add_state_arguments, export_state_arguments
+from servers.settings import add_state_arguments, export_state_arguments
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ async def run(config: SingleConfig) -> None:
         await web.SockSite(runner, sock).start()
         print(f"single: pid {os.getpid()} serving http://{config.host}:{config.port}", flush=True)
 
-    await serve_until(stop, start, shutdown_timeout=config.graceful_timeout)
+    await serve_until(create_app(), stop, start, shutdown_timeout=config.graceful_timeout)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,12 +16,11 @@ Each comes in two backends, chosen by configuration that every worker reads:
 The configuration comes from the environment, so ``create_app()`` with no arguments (gunicorn's
 way) and every forked worker get the same: CORELAB_STATE=memory|redis, CORELAB_REDIS_URL
 (else REDIS_URL), CORELAB_RATE_LIMIT, CORELAB_RATE_WINDOW_S. The servers' ``--state`` and
-``--redis-url`` options set those variables before any worker starts.
+``--redis-url`` options (servers/settings.py) set those variables before any worker starts.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import os
@@ -35,11 +34,13 @@ import redis
 import redis.asyncio
 from aiohttp import web
 
+from plumbing import env
 from servers.params import bad_request
+from servers.settings import STATE_BACKENDS
 
 T = TypeVar("T")
 
-BACKENDS = ("memory", "redis")
+BACKENDS = STATE_BACKENDS
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 # Client ids and page names become dict and Redis keys: short, plain and bounded.
 NAME_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,64}")
@@ -69,14 +70,14 @@ class StateConfig:
             raise ValueError(f"rate window {self.rate_window_s} s must be between 0.01 and 3600 seconds")
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] = os.environ) -> StateConfig:
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> StateConfig:
         """The configuration every worker reads; a bad value stops the server at start, naming it."""
         try:
             return cls(
-                backend=env.get("CORELAB_STATE", cls.backend),
-                redis_url=env.get("CORELAB_REDIS_URL") or env.get("REDIS_URL") or cls.redis_url,
-                rate_limit=int(env.get("CORELAB_RATE_LIMIT", cls.rate_limit)),
-                rate_window_s=float(env.get("CORELAB_RATE_WINDOW_S", cls.rate_window_s)),
+                backend=environ.get(env.STATE, cls.backend),
+                redis_url=environ.get(env.REDIS_URL) or environ.get(env.GENERIC_REDIS_URL) or cls.redis_url,
+                rate_limit=int(environ.get(env.RATE_LIMIT, cls.rate_limit)),
+                rate_window_s=float(environ.get(env.RATE_WINDOW_S, cls.rate_window_s)),
             )
         except ValueError as exc:
             raise ValueError(f"bad shared-state setting in the environment: {exc}") from None
@@ -265,22 +266,3 @@ def attach_state(app: web.Application, config: StateConfig | None = None) -> Non
     app[state_config_key] = config or StateConfig.from_env()
     app.cleanup_ctx.append(_store_lifetime)
     app.add_routes([web.get("/limited", limited), web.get("/visit", visit), web.get("/visits", visits)])
-
-
-def add_state_arguments(parser: argparse.ArgumentParser) -> None:
-    """--state and --redis-url for a server's command line (see ``export_state_arguments``)."""
-    parser.add_argument(
-        "--state",
-        choices=BACKENDS,
-        default=None,
-        help="where /limited and /visit keep their counts (default: $CORELAB_STATE, else memory)",
-    )
-    parser.add_argument("--redis-url", default=None, help="the Redis for --state redis (default: $CORELAB_REDIS_URL)")
-
-
-def export_state_arguments(args: argparse.Namespace) -> None:
-    """Put --state and --redis-url in the environment, which every worker (forked or not) reads."""
-    if args.state:
-        os.environ["CORELAB_STATE"] = args.state
-    if args.redis_url:
-        os.environ["CORELAB_REDIS_URL"] = args.redis_url

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import websocket
 
-from corelab.procs import ManagedProcess
+from plumbing.procs import ManagedProcess
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 CHROMIUM_FLAGS = (

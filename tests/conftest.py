@@ -16,10 +16,11 @@ from pathlib import Path
 import psutil
 import pytest
 
-from corelab.procs import ManagedProcess, free_port, python_module, wait_until_serving
-from corelab.redis_server import RedisServer, RedisUnavailable
+from plumbing import env
+from plumbing.procs import ManagedProcess, free_port, python_module, wait_until_serving
+from plumbing.redis_server import RedisServer, RedisUnavailable
 
-OWNER_VAR = "CORELAB_TEST_OWNER"
+OWNER_VAR = env.TEST_OWNER
 os.environ[OWNER_VAR] = "session"
 
 

@@ -13,7 +13,7 @@ from tests.http import get
 @pytest.fixture(scope="module")
 def single(tmp_path_factory: pytest.TempPathFactory):
     # One server for the whole module: these tests only read from it.
-    from corelab.procs import ManagedProcess, free_port, python_module, wait_until_serving
+    from plumbing.procs import ManagedProcess, free_port, python_module, wait_until_serving
 
     port = free_port()
     log = tmp_path_factory.mktemp("single") / "server.log"

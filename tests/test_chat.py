@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 import socketio
 
-from corelab.redis_server import RedisServer
-from servers.chat import owner_pid
+from plumbing.redis_server import RedisServer
+from servers.session_ids import owner_pid
 
 pytestmark = pytest.mark.timeout(90)
 

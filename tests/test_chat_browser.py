@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from corelab.redis_server import RedisServer
+from plumbing.redis_server import RedisServer
 from tests.browser import DevTools, chromium
 from tests.polling import wait_for
 

@@ -12,8 +12,9 @@ from concurrent.futures import ThreadPoolExecutor
 import psutil
 import pytest
 
-from corelab.procs import PROJECT_ROOT, free_port, python_module
-from servers.cluster.config import parse_args, usable_cores
+from plumbing.cores import usable_core_count
+from plumbing.procs import PROJECT_ROOT, free_port, python_module
+from servers.cluster.config import parse_args
 from servers.listen import EXIT_ADDRESS_UNAVAILABLE, warn_if_exposed
 from tests.http import get
 from tests.polling import wait_for
@@ -117,7 +118,7 @@ def test_reuseport_workers_each_bind_their_own_socket(serve) -> None:
 def test_defaults_are_loopback_and_one_worker_per_usable_core() -> None:
     config = parse_args([])
     assert config.host == "127.0.0.1"
-    assert config.workers == usable_cores()
+    assert config.workers == usable_core_count()
     assert config.policy == "rr"  # every worker gets connections even in a burst (notebook 03)
 
 

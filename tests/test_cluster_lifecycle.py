@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from corelab.procs import ManagedProcess, free_port, python_module
+from plumbing.procs import ManagedProcess, free_port, python_module
 from servers.cluster.backoff import Backoff
 from servers.cluster.worker import EXIT_BOOT_FAILED
 from tests.http import get

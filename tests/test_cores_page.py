@@ -20,7 +20,7 @@ from typing import Any
 import psutil
 import pytest
 
-from corelab.procs import ManagedProcess, free_port, wait_until_serving
+from plumbing.procs import ManagedProcess, free_port, wait_until_serving
 from tests.browser import DevTools, chromium
 from tests.http import get
 from tests.polling import wait_for

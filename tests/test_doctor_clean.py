@@ -1,6 +1,6 @@
 """`corelab doctor` and `corelab clean` on a machine with strays the kit left behind.
 
-The strays are real: processes started through corelab.procs.ManagedProcess (so they carry the
+The strays are real: processes started through plumbing.procs.ManagedProcess (so they carry the
 kit's tag) by a short-lived python that then exits, as a harness killed mid-class would. Doctor
 and clean are narrowed with --only to this test's own processes (CORELAB_TEST_OWNER, see
 conftest.py): on a shared machine another developer's kit processes are not this test's to stop.
@@ -19,7 +19,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from corelab.procs import KIT_TAG, PROJECT_ROOT, ManagedProcess, free_port, python_module
+from plumbing.procs import KIT_TAG, PROJECT_ROOT, ManagedProcess, free_port, python_module
 from tests.conftest import OWNER_VAR
 from tests.polling import wait_for
 
@@ -30,7 +30,7 @@ STUBBORN = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); 
 # Started by ManagedProcess in a python that exits at once, leaving its children behind.
 LAUNCHER = """
 import sys
-from corelab.procs import ManagedProcess
+from plumbing.procs import ManagedProcess
 for code in sys.argv[1:]:
     print(ManagedProcess([sys.executable, "-c", code]).pid, flush=True)
 """

@@ -27,7 +27,7 @@ import psutil
 import pytest
 import socketio
 
-from corelab.procs import ManagedProcess, free_port, python_module
+from plumbing.procs import ManagedProcess, free_port, python_module
 from servers.fleet.caddy import find_caddy
 from servers.fleet.caddy_config import COOKIE_NAME, SOCKETIO_PATH
 from servers.fleet.config import READY_LINE

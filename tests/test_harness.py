@@ -14,11 +14,11 @@ import pandas as pd
 import pytest
 
 from corelab.loadgen import LoadConfig, locust_command
-from corelab.procs import PROJECT_ROOT, ManagedProcess, python_module
 from corelab.results import SUMMARY_COLUMNS, load_runs
 from corelab.sampler import Sampler
 from corelab.scenarios import get_scenario
 from corelab.variants import VARIANTS
+from plumbing.procs import PROJECT_ROOT, ManagedProcess, python_module
 
 LOCUST = str(Path(sys.executable).parent / "locust")
 

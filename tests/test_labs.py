@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from corelab.labs import all_labs
-from corelab.procs import PROJECT_ROOT, ManagedProcess
+from plumbing.procs import PROJECT_ROOT, ManagedProcess
 
 LAB_TIMEOUT_S = 150
 # What each lab's starter must fail (at least these verdicts), by the verdict's name.

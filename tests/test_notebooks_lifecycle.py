@@ -8,7 +8,7 @@ import pytest
 
 from corelab.burst import BASELINE, load_burst
 from corelab.primary_cost import load_primary_cost
-from corelab.procs import PROJECT_ROOT
+from plumbing.procs import PROJECT_ROOT
 from tests.notebooks import execute_notebook, figures, printed
 
 pytestmark = pytest.mark.notebook

@@ -21,7 +21,8 @@ from servers.cluster.config import ClusterConfig, parse_args
 from servers.cluster.policies import BALANCING_POLICIES, DEFAULT_POLICY, POLICIES, make_policy, policy_class
 from servers.cluster.policies.handoff import REPEEK_INTERVAL_S, NeedMoreBytes
 from servers.cluster.policies.round_robin import RoundRobinPolicy, in_turn
-from servers.cluster.policies.sticky import StickyPolicy, request_line, sid_in_request_line
+from servers.cluster.policies.sticky import StickyPolicy, request_line
+from servers.session_ids import sid_in_request_line
 
 
 @dataclass(frozen=True)

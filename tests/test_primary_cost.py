@@ -22,8 +22,8 @@ from corelab.primary_cost import (
     measure_primary_cost,
     node_path,
 )
-from corelab.procs import ManagedProcess, free_port, wait_until_serving
 from corelab.results import load_runs
+from plumbing.procs import ManagedProcess, free_port, wait_until_serving
 from tests.http import get
 from tests.polling import wait_for
 

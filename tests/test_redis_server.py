@@ -1,4 +1,4 @@
-"""corelab.redis_server: a real redis-server, found, started, stopped and restarted on its port."""
+"""plumbing.redis_server: a real redis-server, found, started, stopped and restarted on its port."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import psutil
 import pytest
 import redis
 
-from corelab.procs import free_port
-from corelab.redis_server import SOURCES, RedisConfig, RedisServer, RedisUnavailable, ping
-from corelab.redis_server import redis_server as redis_context
+from plumbing.procs import free_port
+from plumbing.redis_server import SOURCES, RedisConfig, RedisServer, RedisUnavailable, ping
+from plumbing.redis_server import redis_server as redis_context
 
 
 def test_fixture_gives_a_real_redis(redis_server: RedisServer, redis_url: str) -> None:

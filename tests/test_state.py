@@ -13,8 +13,8 @@ from collections.abc import Callable
 import pytest
 import redis
 
-from corelab.procs import ManagedProcess, free_port, python_module
-from corelab.redis_server import RedisServer
+from plumbing.procs import ManagedProcess, free_port, python_module
+from plumbing.redis_server import RedisServer
 from servers.state import StateConfig
 from tests.http import Reply, get
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import psutil
 
-from corelab.procs import PROJECT_ROOT, ManagedProcess, free_port, python_module
+from plumbing.procs import PROJECT_ROOT, ManagedProcess, free_port, python_module
 from tests.polling import wait_for
 
 TOP = python_module("corelab", "top")

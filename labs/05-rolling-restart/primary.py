@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import worker
 
-from servers.lifeline import die_with_parent
+from plumbing.lifeline import die_with_parent
 from servers.listen import open_listener
 
 SIGNALS = {signal.SIGCHLD, signal.SIGHUP, signal.SIGTERM, signal.SIGINT}

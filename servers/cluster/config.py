@@ -3,22 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import os
 from dataclasses import dataclass
 
+from plumbing.cores import usable_core_count
 from servers.cluster.policies import DEFAULT_POLICY, POLICIES, describe_policies
 from servers.listen import LOOPBACK
-from servers.state import add_state_arguments, export_state_arguments
+from servers.settings import add_state_arguments, export_state_arguments
 
 RESTART_MODES = ("rolling", "naive")
 DEFAULT_APP = "servers.app:create_app"
-
-
-def usable_cores() -> int:
-    """Cores this process may run on (its affinity mask, not just the machine's count)."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
 
 
 @dataclass(frozen=True)
@@ -56,7 +49,9 @@ def parse_args(argv: list[str] | None = None) -> ClusterConfig:
         "TERM/INT stop gracefully, QUIT stops now, HUP/USR2 restart the workers (see --restart), "
         "TTIN/TTOU add/remove one worker.",
     )
-    parser.add_argument("--workers", type=int, default=usable_cores(), help="number of workers (default: usable cores)")
+    parser.add_argument(
+        "--workers", type=int, default=usable_core_count(), help="number of workers (default: usable cores)"
+    )
     parser.add_argument(
         "--policy",
         choices=list(POLICIES),

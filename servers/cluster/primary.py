@@ -37,7 +37,7 @@ from servers.cluster.config import ClusterConfig
 from servers.cluster.policies import make_policy
 from servers.cluster.policies.base import Policy
 from servers.cluster.protocol import Channel
-from servers.cluster.worker import EXIT_BOOT_FAILED, run_worker
+from servers.cluster.worker import EXIT_BOOT_FAILED, preload_app, run_worker
 from servers.listen import ListenError, warn_if_exposed
 
 log = logging.getLogger("cluster")
@@ -116,6 +116,9 @@ class Primary:
 
     def run(self) -> int:
         warn_if_exposed(self.config.host)
+        # The cluster knows the app only by its factory's name (--app); importing it here, once,
+        # spares every forked worker the import.
+        preload_app(self.config.app)
         self.policy.open()
         self._install_signals()
         self.policy.attach(self.selector, self)

@@ -25,18 +25,17 @@ import sys
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import psutil
 from aiohttp import web
 
-import servers.app  # noqa: F401 - imported once in the primary, so a forked worker boots fast
+from plumbing.lifeline import die_with_parent
 from servers.cluster import protocol
 from servers.cluster.config import ClusterConfig
 from servers.cluster.policies.base import Policy
 from servers.cluster.protocol import Channel
-from servers.lifeline import die_with_parent
-from servers.serve import log_bad_requests_in_one_line
+from servers.request_count import RequestCount, count_requests
+from servers.serve import start_runner
 
 # A worker that fails before it serves exits with this code; the primary then stops the
 # cluster instead of respawning a worker that will fail the same way forever.
@@ -83,11 +82,16 @@ def load_factory(spec: str) -> Callable[[], web.Application]:
     return getattr(importlib.import_module(module_name), attr)
 
 
-@dataclass
-class WorkerStats:
-    started: float = field(default_factory=time.monotonic)
-    requests_served: int = 0
-    last_response: float = 0.0
+def preload_app(spec: str) -> None:
+    """Import the app's module in the primary, once, so that each forked worker boots fast.
+
+    A module that fails to import is left for the workers: each then fails to boot and says why,
+    and the primary stops the cluster (EXIT_BOOT_FAILED), as without the preload.
+    """
+    try:
+        importlib.import_module(spec.partition(":")[0])
+    except Exception:
+        pass
 
 
 class Worker:
@@ -96,7 +100,9 @@ class Worker:
         self.channel = channel
         # How this worker takes connections: a site of its own, or what the primary hands over.
         self.policy = policy
-        self.stats = WorkerStats()
+        self.started = time.monotonic()
+        # Made when the app is built: the responses it has sent (servers/request_count.py).
+        self.requests = RequestCount()
         self.stopping = asyncio.Event()
         self.draining = False
         self.runner: web.AppRunner | None = None
@@ -110,7 +116,6 @@ class Worker:
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGTERM, self.stopping.set)
         self.channel.sock.setblocking(False)
-        log_bad_requests_in_one_line()
         try:
             await self._boot()
         except Exception as exc:
@@ -131,26 +136,24 @@ class Worker:
 
     async def _boot(self) -> None:
         app = load_factory(self.config.app)()
+        # The app's own count if it keeps one (servers.app does, for /health), else one made here;
+        # its hook runs before ours, so a response is counted before _on_response looks.
+        self.requests = count_requests(app)
         app.on_response_prepare.append(self._on_response)
-        self.runner = web.AppRunner(
-            app, handle_signals=False, shutdown_timeout=self.config.graceful_timeout, access_log=None
-        )
-        await self.runner.setup()
+        self.runner = await start_runner(app, shutdown_timeout=self.config.graceful_timeout)
         site = self.policy.worker_site(self.runner)
         if site is not None:
             await site.start()
 
     async def _on_response(self, _request: web.Request, response: web.StreamResponse) -> None:
-        self.stats.requests_served += 1
-        self.stats.last_response = time.monotonic()
         if self.draining:
             # The client will open its next request elsewhere instead of on a socket we close.
             # (aiohttp has already computed the headers when this hook runs: say it in both places.)
             response.force_close()
             response.headers["Connection"] = "close"
-        elif self.max_requests and self.stats.requests_served >= self.max_requests and not self.recycle_asked:
+        elif self.max_requests and self.requests.served >= self.max_requests and not self.recycle_asked:
             self.recycle_asked = True
-            self._send(protocol.RECYCLE, reason=f"served {self.stats.requests_served} requests")
+            self._send(protocol.RECYCLE, reason=f"served {self.requests.served} requests")
 
     async def _heartbeats(self) -> None:
         while True:
@@ -158,8 +161,8 @@ class Worker:
                 protocol.HEARTBEAT,
                 pid=os.getpid(),
                 rss_bytes=self.process.memory_info().rss,
-                uptime_s=round(time.monotonic() - self.stats.started, 3),
-                requests_served=self.stats.requests_served,
+                uptime_s=round(time.monotonic() - self.started, 3),
+                requests_served=self.requests.served,
                 time=time.time(),
             )
             await asyncio.sleep(self.config.heartbeat_interval)
@@ -187,7 +190,7 @@ class Worker:
         deadline = loop.time() + self.config.graceful_timeout
         while server is not None and server.connections and loop.time() < deadline:
             busy = any(getattr(conn, "_request_in_progress", False) for conn in server.connections)
-            if not busy and time.monotonic() - self.stats.last_response >= QUIET_BEFORE_CLOSE_S:
+            if not busy and time.monotonic() - self.requests.last_response >= QUIET_BEFORE_CLOSE_S:
                 break
             await asyncio.sleep(0.02)
         # runner.cleanup() (in serve) closes what is left and waits for any request still running.

@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass
 from typing import NoReturn
 
+from plumbing import env
 from servers.listen import LOOPBACK
 
 # Caddy's lb_policy names: the ones that teach something about a fleet.
@@ -45,7 +46,7 @@ class FleetConfig:
     port: int = 8000
     # The port every host listens on, each on its own loopback address (None: the same as port).
     host_port: int | None = None
-    # None: start one Redis for the fleet (corelab.redis_server); the hosts all get its URL.
+    # None: start one Redis for the fleet (plumbing.redis_server); the hosts all get its URL.
     redis_url: str | None = None
     # Pin each host (its primary and so its workers) to its own share of the cores.
     pin: bool = False
@@ -79,12 +80,6 @@ def cores_for_host(index: int, hosts: int, cores: list[int]) -> list[int]:
         return [cores[index % len(cores)]]
     share = len(cores) // hosts
     return cores[index * share : (index + 1) * share]
-
-
-def usable_cores() -> list[int]:
-    if hasattr(os, "sched_getaffinity"):
-        return sorted(os.sched_getaffinity(0))
-    return list(range(os.cpu_count() or 1))
 
 
 def parse_upstream(text: str) -> str:
@@ -139,7 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--host-port", type=int, default=None, help="port every host listens on (default: --port)")
     parser.add_argument(
         "--redis-url",
-        default=os.environ.get("CORELAB_REDIS_URL") or os.environ.get("REDIS_URL"),
+        default=os.environ.get(env.REDIS_URL) or os.environ.get(env.GENERIC_REDIS_URL),
         help="a Redis for the hosts' Socket.IO adapter (default: start one for the fleet)",
     )
     parser.add_argument(

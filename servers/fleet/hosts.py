@@ -15,7 +15,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from servers.chat import REDIS_CHANNEL_ENV, REDIS_URL_ENV
+from plumbing.env import CHAT_CHANNEL as REDIS_CHANNEL_ENV
+from plumbing.env import CHAT_REDIS_URL as REDIS_URL_ENV
 from servers.fleet.children import Child
 from servers.fleet.config import FleetConfig
 

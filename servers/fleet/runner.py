@@ -19,9 +19,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from plumbing.cores import usable_cores
 from servers.fleet.caddy import caddy_error, find_caddy, start_caddy
 from servers.fleet.children import Child
-from servers.fleet.config import READY_LINE, FleetConfig, cores_for_host, usable_cores
+from servers.fleet.config import READY_LINE, FleetConfig, cores_for_host
 from servers.fleet.errors import (
     EXIT_BALANCER_FAILED,
     EXIT_BUSY_PORT,
@@ -35,7 +36,7 @@ from servers.fleet.hosts import Host, host_ready, start_host
 from servers.listen import ListenError, open_listener, warn_if_exposed
 
 if TYPE_CHECKING:
-    from corelab.redis_server import RedisServer
+    from plumbing.redis_server import RedisServer
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 LOOP_TICK_S = 0.25
@@ -121,7 +122,7 @@ class Fleet:
 
     def _start_redis(self) -> str:
         # Imported here, as servers.pubsub does: only the fleet's own Redis needs the harness's launcher.
-        from corelab.redis_server import RedisConfig, RedisServer, RedisUnavailable
+        from plumbing.redis_server import RedisConfig, RedisServer, RedisUnavailable
 
         # Tied to the fleet: a SIGKILLed fleet must not leave its Redis behind.
         redis = RedisServer(RedisConfig(url=self.config.redis_url, die_with_parent=True, start_timeout=5.0))

@@ -15,7 +15,7 @@ import traceback
 
 import worker
 
-from servers.lifeline import die_with_parent
+from plumbing.lifeline import die_with_parent
 from servers.listen import open_listener
 
 

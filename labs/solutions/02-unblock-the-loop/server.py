@@ -14,8 +14,8 @@ from multiprocessing import get_context
 
 from aiohttp import web
 
+from plumbing.lifeline import die_with_parent
 from servers.burn import burn_cpu
-from servers.lifeline import die_with_parent
 from servers.params import positive_ms
 
 pool_key = web.AppKey("pool", ProcessPoolExecutor)

@@ -6,7 +6,7 @@ connection, peeks at its request line (MSG_PEEK: the bytes stay in the socket fo
 and routes by the ``sid`` in it, as @socket.io/sticky does for Node:
 
 - a request with a sid goes to the worker that owns that session. In sticky mode a worker's
-  engine.io ids start with its pid (servers/chat.py), so the sid itself names its owner and the
+  engine.io ids start with its pid (servers/session_ids.py), so the sid itself names its owner and the
   primary keeps no table of sessions;
 - anything else (a handshake, a plain HTTP request) goes to the next worker in turn.
 
@@ -18,18 +18,17 @@ connection after its response in sticky mode, so no connection carries requests 
 from __future__ import annotations
 
 import os
-import re
 import socket
 from collections.abc import Sequence
 
-from servers.chat import STICKY_ENV, owner_pid
+from plumbing import env
 from servers.cluster.policies.base import RoutableWorker
 from servers.cluster.policies.handoff import NeedMoreBytes
 from servers.cluster.policies.round_robin import RoundRobinPolicy
+from servers.session_ids import owner_pid, sid_in_request_line
 
 # The request line and a little more: enough for the sid, which travels in the query string.
 PEEK_BYTES = 2048
-_SID = re.compile(rb"[?&]sid=([A-Za-z0-9._~%-]+)")
 
 
 def request_line(head: bytes) -> bytes | None:
@@ -38,12 +37,6 @@ def request_line(head: bytes) -> bytes | None:
     if not newline and len(head) < PEEK_BYTES:
         return None
     return line.rstrip(b"\r")
-
-
-def sid_in_request_line(line: bytes) -> str | None:
-    """The ``sid`` query parameter of an HTTP request line, if there is one."""
-    match = _SID.search(line)
-    return match.group(1).decode("ascii") if match else None
 
 
 def owner_of(line: bytes, workers: Sequence[RoutableWorker]) -> RoutableWorker | None:
@@ -64,7 +57,7 @@ class StickyPolicy(RoundRobinPolicy):
     def open(self) -> None:
         # The workers are forked from this process after open(): they inherit sticky mode, in which
         # their session ids carry their pid (servers/chat.py) and chat connections close after use.
-        os.environ[STICKY_ENV] = "1"
+        os.environ[env.CHAT_STICKY] = "1"
         super().open()
 
     def choose(self, conn: socket.socket, workers: Sequence[RoutableWorker]) -> list[RoutableWorker]:

