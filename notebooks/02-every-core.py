@@ -19,9 +19,9 @@
 
 # %%
 from corelab import bench, pick, plot_cores, plot_requests_per_worker, plot_throughput_by_variant
-from servers.cluster.config import usable_cores
+from plumbing.cores import usable_core_count
 
-workers = usable_cores()
+workers = usable_core_count()
 print(f"{workers} usable cores, so {workers} workers")
 
 # %%
