@@ -32,6 +32,7 @@ from servers.fleet.caddy import find_caddy
 from servers.fleet.caddy_config import COOKIE_NAME, SOCKETIO_PATH
 from servers.fleet.config import READY_LINE
 from servers.fleet.errors import (
+    EXIT_BALANCER_FAILED,
     EXIT_BUSY_PORT,
     EXIT_CADDY_MISSING,
     EXIT_HOST_BOOT_FAILED,
@@ -368,4 +369,92 @@ def test_pin_gives_each_host_its_cores_and_sigkill_of_the_fleet_takes_every_chil
     assert "caddy" in names and any("redis" in n for n in names), names
     os.kill(fleet.process.pid, signal.SIGKILL)
     _gone, alive = psutil.wait_procs(family, timeout=10)
+    assert not alive, f"left behind: {[(p.pid, p.name()) for p in alive]}"
+
+
+# -- faults under load: the load balancer or Redis killed ---------------------------------------
+
+
+def _hammer(url: str, stop: threading.Event, outcomes: list[tuple[float, str]]) -> None:
+    """GET / in a loop until ``stop``; each request's time and outcome (an exception's name on failure)."""
+    while not stop.is_set():
+        sent = time.monotonic()
+        try:
+            outcome = str(get(f"{url}/", timeout=5).status)
+        except OSError as exc:
+            outcome = type(getattr(exc, "reason", exc)).__name__
+            stop.wait(0.01)
+        outcomes.append((sent, outcome))
+
+
+def test_killing_the_load_balancer_under_load_stops_the_fleet_at_once_and_leaves_nothing(start_fleet) -> None:
+    fleet = start_fleet("--lb", "round_robin", hosts=2, workers=2)
+    family = psutil.Process(fleet.process.pid).children(recursive=True)
+    stop, outcomes = threading.Event(), []
+    client = threading.Thread(target=_hammer, args=(fleet.url, stop, outcomes))
+    client.start()
+    try:
+        wait_for(lambda: len(outcomes) >= 20, 10, "requests through the load balancer")
+        killed_at = time.monotonic()
+        fleet.caddy().kill()
+        # The front door is gone: the fleet stops everything with a one-line error and its own code.
+        assert fleet.process.wait(15) == EXIT_BALANCER_FAILED
+        stopped_after = time.monotonic() - killed_at
+        time.sleep(0.3)
+    finally:
+        stop.set()
+        client.join(10)
+    assert not client.is_alive(), "a client hangs on the dead load balancer"
+    assert stopped_after < 10, stopped_after
+    errors = [line for line in fleet.process.log_text().splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "load balancer" in errors[0] and "SIGKILL" in errors[0], errors
+    assert "Traceback" not in fleet.process.log_text()
+    before = [o for t, o in outcomes if t < killed_at]
+    after = [o for t, o in outcomes if t > killed_at + 0.5]
+    assert before and set(before) == {"200"}, Counter(before)
+    # Nothing listens on the port any more: refused at once, no timeout.
+    assert after and set(after) == {"ConnectionRefusedError"}, Counter(after)
+    _gone, alive = psutil.wait_procs(family, timeout=5)
+    assert not alive, f"left behind: {[(p.pid, p.name()) for p in alive]}"
+
+
+def test_killing_redis_under_load_keeps_http_serving_and_chat_crosses_hosts_again(start_fleet) -> None:
+    fleet = start_fleet("--lb", "cookie", hosts=2, workers=1)
+    host_of = fleet.host_of_worker()
+    clients = [SyncChatClient(), SyncChatClient()]
+    stop, outcomes = threading.Event(), []
+    hammer = threading.Thread(target=_hammer, args=(fleet.url, stop, outcomes))
+    try:
+        for client in clients:
+            client.connect(fleet.url)  # the cookie's round robin: the second client gets the other host
+            client.sio.call("join", {"room": "faults"}, timeout=5)
+        assert {host_of[c.worker] for c in clients} == {"127.0.0.2", "127.0.0.3"}
+        family = psutil.Process(fleet.process.pid).children(recursive=True)
+        (redis,) = [p for p in psutil.Process(fleet.process.pid).children() if "redis" in p.name()]
+        hammer.start()
+        redis.kill()
+        killed_at = time.monotonic()
+
+        def crossed(seq: int) -> bool:
+            clients[0].sio.emit("chat", {"room": "faults", "text": f"after-{seq}", "seq": seq, "sent_ms": 0})
+            time.sleep(0.2)
+            return any(m["text"].startswith("after-") for m in clients[1].received)
+
+        seq = iter(range(1000))
+        wait_for(lambda: crossed(next(seq)), 20, "a message to cross hosts after Redis came back")
+        resumed_after = time.monotonic() - killed_at
+        log = fleet.process.log_text()
+        assert "Redis exited" in log and "Redis is back" in log, log
+        stop.set()
+        hammer.join(10)
+    finally:
+        stop.set()
+        code = fleet.process.stop()
+        for client in clients:
+            client.sio.disconnect()
+    assert resumed_after < 15, resumed_after
+    # HTTP never needed Redis: every request through the load balancer was answered.
+    assert len(outcomes) > 10 and {o for _t, o in outcomes} == {"200"}, Counter(o for _t, o in outcomes)
+    assert code == 0, fleet.process.log_text()
+    _gone, alive = psutil.wait_procs(family, timeout=5)
     assert not alive, f"left behind: {[(p.pid, p.name()) for p in alive]}"

@@ -40,6 +40,8 @@ if TYPE_CHECKING:
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 LOOP_TICK_S = 0.25
+# A Redis that keeps dying is restarted at most this often.
+REDIS_RESTART_GAP_S = 2.0
 
 
 def say(message: str) -> None:
@@ -54,6 +56,13 @@ def answers(url: str, timeout: float = 1.0) -> bool:
         return False
 
 
+def exit_description(child: Child) -> str:
+    code = child.returncode
+    if code is not None and code < 0:
+        return f"killed by {signal.Signals(-code).name}"
+    return f"code {code}: {caddy_error(child)}"
+
+
 class Fleet:
     def __init__(self, config: FleetConfig) -> None:
         self.config = config
@@ -63,7 +72,8 @@ class Fleet:
         self.balancer: Child | None = None
         self.run_dir: Path | None = None
         self._own_run_dir = config.log_dir is None
-        self._redis_reported = False
+        self._redis_restarted_at = -REDIS_RESTART_GAP_S
+        self._redis_gave_up = False
 
     def run(self) -> int:
         for sig in STOP_SIGNALS:
@@ -197,8 +207,11 @@ class Fleet:
                 say(f"{signal.Signals(signum).name}: stopping")
                 return 0
             if not self.balancer.alive():
+                # The fleet's one front door: without it no client reaches any host, so the
+                # fleet stops rather than serve nobody (restarting it would hide the fault).
                 raise FleetError(
-                    f"the load balancer exited (code {self.balancer.returncode}): {caddy_error(self.balancer)}",
+                    f"the load balancer exited ({exit_description(self.balancer)}): "
+                    "no client can reach the hosts, stopping the fleet",
                     EXIT_BALANCER_FAILED,
                 )
             for host in self.hosts:
@@ -208,11 +221,32 @@ class Fleet:
                         f"{host.describe()} exited (code {host.child.returncode}): "
                         "the load balancer's health checks route around it"
                     )
-            if self.redis is not None and self.redis.owned and not self._redis_reported and self.redis.pid is None:
-                self._redis_reported = True
-                say("Redis exited: the hosts still serve, but no message crosses from one to another")
+            if self.redis is not None and self.redis.owned and self.redis.pid is None:
+                self._bring_redis_back()
             if all(host.reported_dead for host in self.hosts):
                 raise FleetError("every host has exited: nothing left to balance", EXIT_NO_HOST_LEFT)
+
+    def _bring_redis_back(self) -> None:
+        """The fleet's own Redis exited: say so and start it again on the same port.
+
+        Pub/sub keeps nothing, so a new, empty Redis is as good as the old one; the hosts' Socket.IO
+        managers reconnect by themselves. Meanwhile the hosts serve HTTP and deliver chat messages
+        to their own clients; what is published across hosts in the gap is lost (at most once).
+        """
+        assert self.redis is not None
+        if self._redis_gave_up or time.monotonic() - self._redis_restarted_at < REDIS_RESTART_GAP_S:
+            return
+        say("Redis exited: the hosts still serve, but no message crosses from one to another; restarting it")
+        from plumbing.redis_server import RedisUnavailable
+
+        self._redis_restarted_at = time.monotonic()
+        try:
+            self.redis.start()
+        except RedisUnavailable as exc:
+            self._redis_gave_up = True
+            say(f"Redis could not be restarted ({str(exc).splitlines()[0]}): the hosts go on without it")
+            return
+        say(f"Redis is back at {self.redis.url} after {time.monotonic() - self._redis_restarted_at:.2f} s")
 
     # -- stopping -----------------------------------------------------------------------------
     def _stop_all(self) -> None:
