@@ -35,13 +35,15 @@ from locust import events
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
+from plumbing import env
+
 # 2 Hz: a bar that moves twice a second reads as live, and the page promises at least once a second.
 SAMPLE_PERIOD_S = 0.5
 HISTORY = 120  # samples kept: the last minute at 2 Hz, what the heatmap draws
 RATE_WINDOW = 4  # samples (2 s) over which a worker's req/s and recent share are taken
 STATIC = Path(__file__).resolve().parent / "static"
 REPORT_KEY = "corelab_served_by"  # a Locust worker's per-pid counts in its report to the master
-ENABLED = os.environ.get("CORELAB_CORES_UI", "1") != "0"
+ENABLED = os.environ.get(env.CORES_UI, "1") != "0"
 
 
 @dataclass

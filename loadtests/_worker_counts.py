@@ -19,6 +19,8 @@ from typing import Any
 import _cores_ui  # noqa: F401 - the live /cores page and Cores tab on Locust's web UI
 from locust import events
 
+from plumbing import env
+
 served_by: Counter[str] = Counter()
 # (whole second, pid) -> responses, and pid -> connections that a scenario says it opened.
 served_per_second: Counter[tuple[int, str]] = Counter()
@@ -43,7 +45,7 @@ def _count_worker(response: Any = None, exception: Any = None, **_kwargs: Any) -
 
 @events.quitting.add_listener
 def _write_counts(**_kwargs: Any) -> None:
-    path = os.environ.get("CORELAB_WORKER_COUNTS")
+    path = os.environ.get(env.WORKER_COUNTS)
     if path:
         with open(path, "w") as f:
             json.dump(dict(served_by), f)

@@ -21,10 +21,12 @@ import _worker_counts  # noqa: F401 - counts X-Worker-Pid for corelab
 import gevent
 from locust import FastHttpUser, constant_pacing, task
 
-OFFLOAD = os.environ.get("CORELAB_OFFLOAD", "none")
-WORK_MS = os.environ.get("CORELAB_MS", "50")
+from plumbing import env
+
+OFFLOAD = os.environ.get(env.OFFLOAD, "none")
+WORK_MS = os.environ.get(env.MS, "50")
 PROBE_NAME = "probe /health"
-PROBE_DELAY_S = float(os.environ.get("CORELAB_PROBE_DELAY", "3"))
+PROBE_DELAY_S = float(os.environ.get(env.PROBE_DELAY, "3"))
 
 
 class OffloadedWorkUser(FastHttpUser):

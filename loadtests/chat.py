@@ -36,10 +36,12 @@ import socketio
 from gevent.event import Event
 from locust import User, between, events, task
 
-ROOM_SIZE = max(1, int(os.environ.get("CORELAB_ROOM_SIZE", "4")))
-INTERVAL = float(os.environ.get("CORELAB_INTERVAL", "0.5"))
-LOST_AFTER = float(os.environ.get("CORELAB_LOST_AFTER", "3"))
-TRANSPORTS = os.environ.get("CORELAB_TRANSPORTS", "polling,websocket").split(",")
+from plumbing import env
+
+ROOM_SIZE = max(1, int(os.environ.get(env.ROOM_SIZE, "4")))
+INTERVAL = float(os.environ.get(env.INTERVAL, "0.5"))
+LOST_AFTER = float(os.environ.get(env.LOST_AFTER, "3"))
+TRANSPORTS = os.environ.get(env.TRANSPORTS, "polling,websocket").split(",")
 CONNECT_TIMEOUT = 5.0
 
 

@@ -24,6 +24,8 @@ from typing import Any
 import _worker_counts
 from locust import FastHttpUser, events, task
 
+from plumbing import env
+
 # Tenths of a second (Unix time x 10) -> connections answered, and those that failed.
 _served: Counter[int] = Counter()
 _failed: Counter[int] = Counter()
@@ -48,7 +50,7 @@ def _count_connection(exception: Any = None, **_kwargs: Any) -> None:
 
 @events.quitting.add_listener
 def _write_timeline(**_kwargs: Any) -> None:
-    path = os.environ.get("CORELAB_CONNECTION_TIMELINE")
+    path = os.environ.get(env.CONNECTION_TIMELINE)
     if not path:
         return
     with open(path, "w") as f:

@@ -15,13 +15,15 @@ import os
 import _worker_counts
 from locust import FastHttpUser, constant_throughput, task
 
+from plumbing import env
+
 
 class KeepAliveUser(FastHttpUser):
     # One connection per user: requests go one after another, so the pool never opens a second.
     concurrency = 1
     # Each user sends CORELAB_RATE requests per second (default 10), below what the server can
     # take: then a worker's requests follow its connections, not how much CPU it got beside Locust.
-    wait_time = constant_throughput(float(os.environ.get("CORELAB_RATE", "10")))
+    wait_time = constant_throughput(float(os.environ.get(env.RATE, "10")))
 
     def on_start(self) -> None:
         self.worker: str | None = None

@@ -34,9 +34,11 @@ from typing import Any
 import _worker_counts  # noqa: F401 - counts X-Worker-Pid for corelab
 from locust import FastHttpUser, between, events, task
 
-RATE_LIMIT = int(os.environ.get("CORELAB_RATE_LIMIT", "10"))
-WINDOW_S = float(os.environ.get("CORELAB_RATE_WINDOW_S", "1"))
-OVERSEND = float(os.environ.get("CORELAB_OVERSEND", "4"))
+from plumbing import env
+
+RATE_LIMIT = int(os.environ.get(env.RATE_LIMIT, "10"))
+WINDOW_S = float(os.environ.get(env.RATE_WINDOW_S, "1"))
+OVERSEND = float(os.environ.get(env.OVERSEND, "4"))
 # A tag for this run's client ids and page, so runs never share counts, even on one Redis.
 RUN_TAG = f"run{secrets.token_hex(3)}"
 PAGE = f"{RUN_TAG}-home"
@@ -126,7 +128,7 @@ def _report(environment: Any, **_kwargs: Any) -> None:
         "oversend": OVERSEND,
         "run_tag": RUN_TAG,
         # Which Redis the server was given, when corelab started the run with one.
-        "redis_source": os.environ.get("CORELAB_REDIS_SOURCE"),
+        "redis_source": os.environ.get(env.REDIS_SOURCE),
         "windows": rows,
         "visits_answered": visits_answered,
         "counter_reads": reads,
@@ -141,6 +143,6 @@ def _report(environment: Any, **_kwargs: Any) -> None:
         flush=True,
     )
     # Under corelab the run folder is where workers.json goes; shared_state.json goes beside it.
-    counts_path = os.environ.get("CORELAB_WORKER_COUNTS")
+    counts_path = os.environ.get(env.WORKER_COUNTS)
     if counts_path:
         Path(counts_path).with_name("shared_state.json").write_text(json.dumps(result, indent=1) + "\n")

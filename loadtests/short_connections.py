@@ -12,12 +12,14 @@ import os
 import _worker_counts
 from locust import FastHttpUser, constant_throughput, task
 
+from plumbing import env
+
 
 class ShortConnectionUser(FastHttpUser):
     concurrency = 1
     # Each user sends CORELAB_RATE requests per second (default 10), below what the server can
     # take: then a worker's requests follow its connections, not how much CPU it got beside Locust.
-    wait_time = constant_throughput(float(os.environ.get("CORELAB_RATE", "10")))
+    wait_time = constant_throughput(float(os.environ.get(env.RATE, "10")))
 
     @task
     def work(self) -> None:
