@@ -1,76 +1,80 @@
 """corelab: measure how a Python web server uses the cores of a machine.
 
+Two tiers. The harness on top: ``sampler`` (per-core CPU), ``run`` (one run and a series of
+them: start a variant, load it with Locust, sample, stop, store), ``loadgen``, ``procs``,
+``results`` (runs as tables), ``plots`` and the CLI (``python -m corelab``). The lessons
+underneath, in ``corelab.lessons``: one module per notebook, each with its measurement and a
+result object that carries the claim's numbers.
+
 The functions a notebook needs are importable from here::
 
     from corelab import bench, plot_cores, plot_throughput
+
+``import corelab`` itself is cheap: each name is imported on first use (PEP 562), so a process
+that needs only the harness's light parts (a spawned child, ``corelab top``) never loads pandas
+or matplotlib.
 """
 
 from __future__ import annotations
 
-from corelab.bench import bench
-from corelab.burst import burst, load_burst
-from corelab.chat import delivery, delivery_history, handshakes, redis_outage
-from corelab.lifecycle import balance, respawn_times, restart_under_load
-from corelab.plots import (
-    plot_balance,
-    plot_burst,
-    plot_connections_per_worker,
-    plot_core_heatmap,
-    plot_core_lines,
-    plot_cores,
-    plot_delivery,
-    plot_delivery_latency,
-    plot_delivery_over_time,
-    plot_parallel_cores,
-    plot_probe_latency,
-    plot_requests_per_worker,
-    plot_restarts,
-    plot_shared_counter,
-    plot_shared_state,
-    plot_speedup,
-    plot_task_latency,
-    plot_throughput,
-    plot_throughput_by_variant,
-)
-from corelab.quick import QUICK, pick
-from corelab.redis_server import redis_server
-from corelab.results import Runs, load_runs
-from corelab.shared_state import shared_state_table
+import importlib
+from typing import Any
 
-__all__ = [
-    "QUICK",
-    "Runs",
-    "balance",
-    "bench",
-    "burst",
-    "delivery",
-    "delivery_history",
-    "handshakes",
-    "load_burst",
-    "load_runs",
-    "pick",
-    "plot_balance",
-    "plot_burst",
-    "plot_connections_per_worker",
-    "plot_core_heatmap",
-    "plot_core_lines",
-    "plot_cores",
-    "plot_delivery",
-    "plot_delivery_latency",
-    "plot_delivery_over_time",
-    "plot_parallel_cores",
-    "plot_probe_latency",
-    "plot_requests_per_worker",
-    "plot_restarts",
-    "plot_shared_counter",
-    "plot_shared_state",
-    "plot_speedup",
-    "plot_task_latency",
-    "plot_throughput",
-    "plot_throughput_by_variant",
-    "redis_outage",
-    "redis_server",
-    "respawn_times",
-    "restart_under_load",
-    "shared_state_table",
-]
+# Public name -> the module that defines it.
+_SOURCES: dict[str, str] = {
+    "QUICK": "corelab.quick",
+    "pick": "corelab.quick",
+    "bench": "corelab.run",
+    "Runs": "corelab.results",
+    "load_runs": "corelab.results",
+    "redis_server": "plumbing.redis_server",
+    "burst": "corelab.lessons.burst",
+    "load_burst": "corelab.lessons.burst",
+    "delivery": "corelab.lessons.chat",
+    "delivery_history": "corelab.lessons.chat",
+    "handshakes": "corelab.lessons.chat",
+    "redis_outage": "corelab.lessons.chat",
+    "balance": "corelab.lessons.lifecycle",
+    "respawn_times": "corelab.lessons.lifecycle",
+    "restart_under_load": "corelab.lessons.lifecycle",
+    "shared_state_table": "corelab.lessons.shared_state",
+    **{
+        name: "corelab.plots"
+        for name in (
+            "plot_balance",
+            "plot_burst",
+            "plot_connections_per_worker",
+            "plot_core_heatmap",
+            "plot_core_lines",
+            "plot_cores",
+            "plot_delivery",
+            "plot_delivery_latency",
+            "plot_delivery_over_time",
+            "plot_parallel_cores",
+            "plot_probe_latency",
+            "plot_requests_per_worker",
+            "plot_restarts",
+            "plot_shared_counter",
+            "plot_shared_state",
+            "plot_speedup",
+            "plot_task_latency",
+            "plot_throughput",
+            "plot_throughput_by_variant",
+        )
+    },
+}
+
+__all__ = sorted(_SOURCES)
+
+
+def __getattr__(name: str) -> Any:
+    source = _SOURCES.get(name)
+    if source is None:
+        raise AttributeError(f"module 'corelab' has no attribute {name!r}")
+    value = getattr(importlib.import_module(source), name)
+    globals()[name] = value  # the next access is a plain lookup
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

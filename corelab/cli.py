@@ -1,27 +1,62 @@
-"""The command line: ``python -m corelab bench ...`` and ``python -m corelab demo``."""
+"""The one command line, ``python -m corelab COMMAND``: bench and demo here, every other command in its module.
+
+A command's module is imported only when that command runs, so ``corelab top`` starts without
+pandas and matplotlib, and each benchmark lives beside its lesson (``corelab/lessons/*``).
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import os
 import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import matplotlib
-
-from corelab import clean, doctor, top
-from corelab.labs import runner as lab_runner
-from corelab.procs import PROJECT_ROOT
 from corelab.quick import pick
 from corelab.scenarios import SCENARIOS
 from corelab.variants import VARIANTS, check_policies
+from plumbing.procs import PROJECT_ROOT
 
 if TYPE_CHECKING:
     from corelab.results import Runs
 
+# name -> (module, its function that runs the command, help). The module has
+# ``add_arguments(parser)``; the function takes the parsed arguments and returns the exit code.
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "top": ("corelab.top", "run_top", "every core and the server's processes by role, live"),
+    "doctor": ("corelab.doctor", "run_doctor", "is this machine ready for a class? what to do if not"),
+    "clean": ("corelab.clean", "run_clean", "stop every process the kit started that is still running"),
+    "lab": ("corelab.labs.runner", "run_lab", "the labs: list them, or check lab N (make check LAB=NN)"),
+    "lifecycle": (
+        "corelab.lessons.lifecycle_bench",
+        "run_command",
+        "benchmarks of the cluster: rolling restart, respawn, balance, throughput, bursts",
+    ),
+    "chat": (
+        "corelab.lessons.chat_bench",
+        "run_command",
+        "benchmarks of sticky sessions and the Redis adapter: delivery, sticky cost, outage, stop, restart",
+    ),
+    "primary-cost": (
+        "corelab.lessons.primary_cost",
+        "run_command",
+        "the cluster primary's CPU per connection, per policy and for Node's cluster",
+    ),
+    "blocked-loop": ("corelab.lessons.blocked_loop", "run_command", "a probe's latency per offload mode"),
+    "parallel": ("corelab.lessons.parallel", "run_command", "one job in 1..k threads and processes: the GIL"),
+    "spawn-cost": ("corelab.lessons.spawn_cost", "run_command", "a reused pool vs a new thread/process per task"),
+    "shared-counter": (
+        "corelab.lessons.shared_counter",
+        "run_command",
+        "processes adding to one counter in shared memory, with and without a lock",
+    ),
+}
 
-def build_parser() -> argparse.ArgumentParser:
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser; with ``only``, the other commands' modules are not imported (their options are unknown)."""
     parser = argparse.ArgumentParser(prog="python -m corelab", description="Measure how a web server uses the cores.")
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -41,28 +76,27 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seconds", type=float, default=pick(15, 5))
     demo.add_argument("--out", type=Path, default=PROJECT_ROOT / "results" / "demo")
 
-    top.add_arguments(commands.add_parser("top", help="every core and the server's processes by role, live"))
-    doctor.add_arguments(commands.add_parser("doctor", help="is this machine ready for a class? what to do if not"))
-    clean.add_arguments(commands.add_parser("clean", help="stop every process the kit started that is still running"))
-    lab_runner.add_arguments(commands.add_parser("lab", help="the labs: list them, or check lab N (make check LAB=NN)"))
+    for name, (module, _, help_text) in COMMANDS.items():
+        sub = commands.add_parser(name, help=help_text)
+        if only is None or only == name:
+            importlib.import_module(module).add_arguments(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    matplotlib.use("Agg")  # files, not windows: this runs in terminals and CI
+    argv = sys.argv[1:] if argv is None else argv
+    chosen = next((a for a in argv if not a.startswith("-")), None)
+    args = build_parser(only=chosen).parse_args(argv)
+    # Files, not windows: this runs in terminals and CI. Set before matplotlib is imported, so only
+    # the commands that draw import it.
+    os.environ["MPLBACKEND"] = "Agg"
     try:
         if args.command == "bench":
             return run_bench(args)
-        if args.command == "top":
-            return top.run_top(args)
-        if args.command == "doctor":
-            return doctor.run_doctor(args)
-        if args.command == "clean":
-            return clean.run_clean(args)
-        if args.command == "lab":
-            return lab_runner.run_lab(args)
-        return run_demo(args)
+        if args.command == "demo":
+            return run_demo(args)
+        module, function, _ = COMMANDS[args.command]
+        return getattr(importlib.import_module(module), function)(args)
     except KeyboardInterrupt:
         print("\ninterrupted: every server and load generator has been stopped", file=sys.stderr)
         return 130
@@ -72,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_bench(args: argparse.Namespace) -> int:
-    from corelab.bench import bench
+    from corelab.run import bench
 
     if args.workers < 1:
         raise ValueError("--workers must be at least 1")
@@ -97,7 +131,7 @@ def run_bench(args: argparse.Namespace) -> int:
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    from corelab.bench import bench
+    from corelab.run import bench
 
     started = time.monotonic()
     workers = _usable_cores()

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import psutil
 
 from corelab.clean import KitProcess, kit_processes, parse_match, short_command
-from corelab.redis_server import RedisUnavailable, find_redis_server, ping
+from plumbing.redis_server import RedisUnavailable, find_redis_server, ping
 
 # The ports the labs and run-sheets use: a variant, the cluster's admin port, Locust's web UI.
 LAB_PORTS = {8000: "the server", 8001: "the cluster's admin port", 8089: "Locust's web UI"}

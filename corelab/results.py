@@ -21,7 +21,7 @@ from typing import Any
 import pandas as pd
 import psutil
 
-from corelab.procs import PROJECT_ROOT
+from plumbing.procs import PROJECT_ROOT
 
 # A load generator that used more than this share of one core may have been the limit.
 GENERATOR_BOUND_PCT = 80.0

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from corelab.procs import PROJECT_ROOT
+from plumbing.procs import PROJECT_ROOT
 
 LOADTESTS = PROJECT_ROOT / "loadtests"
 
@@ -18,7 +18,7 @@ class Scenario:
     summary: str
     # Users start over this many seconds; 0: all at once (``-u N -r N``), as a student's own
     # ``locust -u 20 -r 20`` does. The cluster's default policy (rr) gives every worker
-    # connections even then (``corelab.burst`` measures it), so a ramp is kept only where it
+    # connections even then (``corelab.lessons.burst`` measures it), so a ramp is kept only where it
     # models how the scenario's clients arrive, never to dodge a policy that balances badly.
     ramp_s: float = 0.0
 

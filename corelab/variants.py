@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from corelab.procs import python_module
+from plumbing.procs import python_module
 from servers.cluster.policies import BALANCING_POLICIES, DEFAULT_POLICY
 from servers.fleet.config import LB_POLICIES
 

@@ -31,7 +31,7 @@
 
 # %%
 from corelab import QUICK, balance, pick, plot_balance
-from corelab.burst import burst
+from corelab.lessons.burst import burst
 from corelab.plots import plot_burst
 
 bursts = burst(trials=pick(10, 3), clients=20, seconds=pick(3, 2))
@@ -58,7 +58,7 @@ print(f"Locust used at most {bursts.trials['locust_cpu_pct'].max():.0f}% of a co
 # its next request the moment the last is answered, so one connection is enough to keep a worker
 # busy; only a worker with *no* connection costs throughput here. Clients that pause between
 # requests would feel 19 to 1 as one overloaded worker beside an idle one.
-# `python -m corelab.lifecycle_bench burst` runs 20 bursts per policy and reports the figures.
+# `python -m corelab lifecycle burst` runs 20 bursts per policy and reports the figures.
 #
 # **Measurement, part 2: clients that arrive over two seconds**, under each policy, that either
 # keep one connection alive (`loadtests/keepalive.py`) or open a new connection per request
@@ -124,7 +124,7 @@ print(f"one keep-alive client under rr: one worker served {top:.0%} of its reque
 
 # %%
 from corelab.plots import plot_primary_cost
-from corelab.primary_cost import run_primary_cost
+from corelab.lessons.primary_cost import run_primary_cost
 
 cost = run_primary_cost(policies=pick(None, ("shared", "rr")), node=not QUICK)
 print(cost.sentence())

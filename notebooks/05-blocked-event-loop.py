@@ -25,7 +25,7 @@
 
 # %%
 from corelab import bench, pick, plot_cores, plot_probe_latency
-from corelab.blocked_loop import probe_table
+from corelab.lessons.blocked_loop import probe_table
 
 # %%
 runs = bench(

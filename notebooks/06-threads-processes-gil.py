@@ -16,7 +16,7 @@
 # 3.14t) and subinterpreters (3.14's `InterpreterPoolExecutor`) change the first answer; they are
 # measured where this interpreter has them, and skipped with the reason where it does not.
 #
-# **Measurement.** `corelab.parallel` runs k copies of one job at once on k workers, for k = 1, 2, 4,
+# **Measurement.** `corelab.lessons.parallel` runs k copies of one job at once on k workers, for k = 1, 2, 4,
 # and times them, while a `Sampler` records every core. Workers are started before the clock runs.
 # Three rounds; within each, the speed-up compares runs made seconds apart, and the median round
 # counts. *Cores busy* is the jobs' CPU time over their wall time: how many cores really worked.
@@ -25,8 +25,8 @@
 import sys
 
 from corelab import pick, plot_parallel_cores, plot_speedup, plot_task_latency
-from corelab.parallel import free_threading, run_parallel, subinterpreters
-from corelab.spawn_cost import run_spawn_cost
+from corelab.lessons.parallel import free_threading, run_parallel, subinterpreters
+from corelab.lessons.spawn_cost import run_spawn_cost
 
 print(f"Python {sys.version.split()[0]}")
 print("free-threaded threads:", free_threading()[1])
@@ -47,7 +47,7 @@ fig = plot_speedup(result)
 fig = plot_parallel_cores(result)
 
 # %%
-from corelab.parallel import HASH_THREADS, PURE_PROCESSES, PURE_THREADS
+from corelab.lessons.parallel import HASH_THREADS, PURE_PROCESSES, PURE_THREADS
 
 threads2, procs2, hash2 = (result.speedup(mode, 2) for mode in (PURE_THREADS, PURE_PROCESSES, HASH_THREADS))
 print(
@@ -70,7 +70,7 @@ for mode, why in result.skipped.items():
 # then hands each task over in a fraction of a millisecond. Reuse workers; do not start one per
 # task. (Threads are cheap to start, but they do not help pure-Python work, as measured above.)
 #
-# **Measurement.** `corelab.spawn_cost` runs a task that does nothing, one after another, and times
+# **Measurement.** `corelab.lessons.spawn_cost` runs a task that does nothing, one after another, and times
 # each from asking to holding the result.
 
 # %%
@@ -81,7 +81,7 @@ cost
 fig = plot_task_latency(cost)
 
 # %%
-from corelab.spawn_cost import NEW_FORK, NEW_SPAWN, NEW_THREAD, POOL_PROCESS, POOL_THREAD
+from corelab.lessons.spawn_cost import NEW_FORK, NEW_SPAWN, NEW_THREAD, POOL_PROCESS, POOL_THREAD
 
 pool, spawn = cost.median_ms(POOL_PROCESS), cost.median_ms(NEW_SPAWN)
 print(f"A task through the reused process pool: median {pool:.2f} ms of overhead.")

@@ -3,7 +3,7 @@
 A WebSocket, or a long-poll waiting for news, is a request that never finishes by itself: a
 worker that waited for it would wait out its graceful timeout (10 s) and be killed. A draining
 worker ends its chat sessions instead (servers/chat.py, GoingAway) and its clients reconnect on
-their own, to a worker that serves. Real processes, real python-socketio clients (corelab.chat_drain).
+their own, to a worker that serves. Real processes, real python-socketio clients (corelab.lessons.chat_drain).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from corelab.chat_drain import rolling_restart_with_chat, stop_with_clients
+from corelab.lessons.chat_drain import rolling_restart_with_chat, stop_with_clients
 
 pytestmark = pytest.mark.timeout(120)
 

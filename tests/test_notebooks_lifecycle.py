@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from corelab.burst import BASELINE, load_burst
-from corelab.primary_cost import load_primary_cost
+from corelab.lessons.burst import BASELINE, load_burst
+from corelab.lessons.primary_cost import load_primary_cost
 from plumbing.procs import PROJECT_ROOT
 from tests.notebooks import execute_notebook, figures, printed
 

@@ -13,8 +13,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from corelab.plots.primary_cost import plot_primary_cost
-from corelab.primary_cost import (
+from corelab.lessons.primary_cost import (
     NODE_SCRIPT,
     PrimaryCostConfig,
     PrimaryCostResult,
@@ -22,6 +21,7 @@ from corelab.primary_cost import (
     measure_primary_cost,
     node_path,
 )
+from corelab.plots.primary_cost import plot_primary_cost
 from corelab.results import load_runs
 from plumbing.procs import ManagedProcess, free_port, wait_until_serving
 from tests.http import get

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from multiprocessing import resource_tracker
 from pathlib import Path
 
 import pytest
 
-from corelab.shared_counter import CounterConfig, main, measure_counter, run_counter
+from corelab.cli import main as cli_main
+from corelab.lessons.shared_counter import CounterConfig, measure_counter, run_counter
+
+
+@pytest.fixture(scope="module", autouse=True)
+def resource_tracker_of_the_session() -> Iterator[None]:
+    # SharedMemory starts multiprocessing's resource tracker once per process, for the rest of the
+    # session. Started from inside a test it would carry that test's owner id and count as a leak.
+    resource_tracker.ensure_running()
+    yield
 
 
 def shm_segments() -> set[str]:
@@ -31,6 +42,5 @@ def test_an_unknown_mode_is_refused() -> None:
 
 
 def test_bad_command_line_input_is_a_clear_error(capsys: pytest.CaptureFixture) -> None:
-    with pytest.raises(SystemExit):
-        main(["--processes", "1"])
+    assert cli_main(["shared-counter", "--processes", "1"]) == 2
     assert "must be" in capsys.readouterr().err

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from corelab.procs import PROJECT_ROOT
+from plumbing.procs import PROJECT_ROOT
 
 LABS_DIR = PROJECT_ROOT / "labs"
 SOLUTIONS_DIR = LABS_DIR / "solutions"

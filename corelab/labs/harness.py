@@ -33,8 +33,8 @@ import psutil
 
 from corelab.labs import Lab
 from corelab.labs.load import get
-from corelab.procs import ManagedProcess, free_port
-from corelab.redis_server import RedisConfig, RedisServer
+from plumbing.procs import ManagedProcess, free_port
+from plumbing.redis_server import RedisConfig, RedisServer
 
 # Every process one check starts carries RUN_TAG=<the run's id>; a server's own also SERVER_TAG.
 RUN_TAG = "CORELAB_LAB_RUN"

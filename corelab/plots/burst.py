@@ -7,7 +7,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 
-from corelab.burst import BASELINE, NOISY_OTHER_CPU_PCT, BurstResult
+from corelab.lessons.burst import BASELINE, NOISY_OTHER_CPU_PCT, BurstResult
 
 IDLE = "tab:red"
 BUSY = "tab:blue"

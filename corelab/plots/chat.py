@@ -6,7 +6,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from corelab.chat import PERCENTILES, delivery, delivery_history, handshakes, outages
+from corelab.lessons.chat import PERCENTILES, delivery, delivery_history, handshakes, outages
 from corelab.plots.common import label_bars, labels_in_order, per_worker_panels
 from corelab.results import Runs
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
-from corelab.lifecycle import CLIENTS, Balance, RestartRuns
+from corelab.lessons.lifecycle import CLIENTS, Balance, RestartRuns
 from corelab.plots.common import labels_in_order
 
 

@@ -14,16 +14,16 @@ from corelab.plots.cores import plot_core_heatmap
 from corelab.results import Runs
 
 if TYPE_CHECKING:
-    from corelab.parallel import ParallelResult
-    from corelab.shared_counter import CounterResult
-    from corelab.spawn_cost import SpawnCostResult
+    from corelab.lessons.parallel import ParallelResult
+    from corelab.lessons.shared_counter import CounterResult
+    from corelab.lessons.spawn_cost import SpawnCostResult
 
 PROBE_NAME = "probe /health"
 
 
 def plot_probe_latency(runs: Runs, *, title: str | None = None) -> Figure:
     """The probe's latency over time per offload mode (log scale), and each mode's CPU throughput."""
-    from corelab.blocked_loop import probe_table
+    from corelab.lessons.blocked_loop import probe_table
 
     table = probe_table(runs)
     fig, (ax_t, ax_p, ax_w) = plt.subplots(1, 3, figsize=(13, 3.6), gridspec_kw={"width_ratios": [2.2, 1, 1]})

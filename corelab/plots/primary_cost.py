@@ -10,7 +10,7 @@ from matplotlib.figure import Figure
 from corelab.plots.common import label_bars
 
 if TYPE_CHECKING:
-    from corelab.primary_cost import PrimaryCostResult
+    from corelab.lessons.primary_cost import PrimaryCostResult
 
 KIT_COLOUR = "tab:blue"
 NODE_COLOUR = "tab:green"

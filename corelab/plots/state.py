@@ -7,7 +7,7 @@ from matplotlib.figure import Figure
 
 from corelab.plots.common import label_bars
 from corelab.results import Runs
-from corelab.shared_state import counter_reads, shared_state_table
+from corelab.lessons.shared_state import counter_reads, shared_state_table
 
 
 def plot_shared_state(runs: Runs, *, title: str | None = None) -> Figure:

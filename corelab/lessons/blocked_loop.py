@@ -4,21 +4,20 @@ Runs the ``blocked`` scenario (loadtests/blocked_loop.py) once per offload mode 
 probe's latency apart from the CPU requests'. With offload=none every burn runs on the event
 loop, and the probe waits behind them; offload=process keeps the loop free.
 
-    python -m corelab.blocked_loop [--seconds 20] [--variant single]
+    python -m corelab blocked-loop [--seconds 20] [--variant single]
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
 
-from corelab.bench import bench
 from corelab.quick import pick
 from corelab.results import Runs
+from corelab.run import bench
 
 OFFLOAD_MODES = ("none", "thread", "process")
 PROBE_NAME = "probe /health"  # the name loadtests/blocked_loop.py reports the probe under
@@ -68,14 +67,17 @@ def probe_table(runs: Runs) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("offload")
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m corelab.blocked_loop", description=__doc__.splitlines()[0])
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """``python -m corelab blocked-loop``'s options."""
     parser.add_argument("--seconds", type=float, default=20, help="length of each run (1..300)")
     parser.add_argument("--variant", default="single")
     parser.add_argument("--out", type=Path, help="folder for the runs (default results/<timestamp>)")
-    args = parser.parse_args(argv)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Probe latency per offload mode, printed with the ratio the README reports."""
     if not 1 <= args.seconds <= 300:
-        parser.error("--seconds must be in 1..300")
+        raise ValueError("--seconds must be in 1..300")
     table = probe_table(run_blocked_loop(variant=args.variant, seconds=args.seconds, out=args.out))
     print(table.drop(columns="label").round(1).to_string())
     if {"none", "process"} <= set(table.index):
@@ -83,7 +85,3 @@ def main(argv: list[str] | None = None) -> int:
         print(f"probe p99: offload=none {table.loc['none', 'probe_p99_ms']:.0f} ms, "
               f"offload=process {table.loc['process', 'probe_p99_ms']:.0f} ms: {ratio:.0f}x lower")  # fmt: skip
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

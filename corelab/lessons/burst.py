@@ -31,11 +31,11 @@ import pandas as pd
 import psutil
 
 from corelab.loadgen import LoadConfig, start_locust, wait_for_locust
-from corelab.procs import ManagedProcess, free_port, wait_until_serving
 from corelab.results import GENERATOR_BOUND_PCT, machine_info, new_results_dir, write_json
 from corelab.sampler import Sampler, Samples
 from corelab.scenarios import get_scenario
 from corelab.variants import get_variant
+from plumbing.procs import ManagedProcess, free_port, wait_until_serving
 
 SCENARIO = get_scenario("burst")
 # The policies a burst is measured for, in this order, when the cluster has them ("sticky" is rr

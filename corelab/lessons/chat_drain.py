@@ -33,7 +33,7 @@ from typing import Any
 
 import socketio
 
-from corelab.procs import ManagedProcess, free_port, python_module, wait_until_serving
+from plumbing.procs import ManagedProcess, free_port, python_module, wait_until_serving
 
 ROOM_SIZE = 4
 LOST_AFTER_S = 3.0

@@ -1,13 +1,13 @@
 """Benchmarks for sticky sessions and the Redis adapter, each printing the figures it measured.
 
-python -m corelab.chat_bench delivery [--seconds 90] [--users N]
+python -m corelab chat delivery [--seconds 90] [--users N]
                                                        pubsub: deliveries, losses, latency percentiles
-python -m corelab.chat_bench sticky-cost [--seconds 20] [--rounds 2]
+python -m corelab chat sticky-cost [--seconds 20] [--rounds 2]
                                                        CPU scenario: sticky routing vs the rr policy
-python -m corelab.chat_bench outage [--seconds 30]      pubsub while its Redis is stopped and started
-python -m corelab.chat_bench stop [--clients 20] [--rounds 3]
+python -m corelab chat outage [--seconds 30]      pubsub while its Redis is stopped and started
+python -m corelab chat stop [--clients 20] [--rounds 3]
                                                        sticky and pubsub: SIGTERM to exit with chat clients
-python -m corelab.chat_bench restart [--clients 20] [--rounds 3]
+python -m corelab chat restart [--clients 20] [--rounds 3]
                                                        pubsub: rolling restart with clients chatting
 
 Run them alone on the machine (e.g. under `flock /tmp/corelab-load.lock`): they measure speed.
@@ -19,25 +19,24 @@ import argparse
 import asyncio
 import re
 import statistics
-import sys
 from dataclasses import asdict
-from datetime import datetime
 from pathlib import Path
 
-from corelab.bench import bench
-from corelab.chat import delivery, delivery_history, handshakes, outages, redis_outage
-from corelab.chat_drain import rolling_restart_with_chat, stop_with_clients
-from corelab.procs import PROJECT_ROOT
-from corelab.results import Runs, load_runs, machine_info, write_json
-
-
-def _out(name: str) -> Path:
-    return PROJECT_ROOT / "results" / f"{datetime.now():%Y%m%d-%H%M%S}-{name}"
+from corelab.lessons.chat import delivery, delivery_history, handshakes, outages, redis_outage
+from corelab.lessons.chat_drain import rolling_restart_with_chat, stop_with_clients
+from corelab.results import Runs, load_runs, machine_info, new_results_dir, write_json
+from corelab.run import bench
 
 
 def bench_delivery(seconds: float, workers: int, users: int | None) -> int:
     runs = bench(
-        ["pubsub"], workers=workers, scenario="chat", seconds=seconds, users=users, redis=True, out=_out("delivery")
+        ["pubsub"],
+        workers=workers,
+        scenario="chat",
+        seconds=seconds,
+        users=users,
+        redis=True,
+        out=new_results_dir("delivery"),
     )
     table = delivery(runs)
     print(table.drop(columns=["run"]).to_string(index=False))
@@ -65,7 +64,7 @@ def _messages_sent(runs: Runs) -> int:
 
 
 def bench_sticky_cost(seconds: float, rounds: int, workers: int) -> int:
-    out = _out("sticky-cost")
+    out = new_results_dir("sticky-cost")
     # Alternate the two, so slow drift in the machine's speed hits both alike.
     for _ in range(rounds):
         bench(["cluster"], workers=workers, policies=["rr"], scenario="cpu", seconds=seconds, out=out)
@@ -84,7 +83,9 @@ def bench_sticky_cost(seconds: float, rounds: int, workers: int) -> int:
 
 
 def bench_outage(seconds: float, workers: int) -> int:
-    runs = redis_outage(workers=workers, seconds=seconds, down_at=seconds / 3, down_for=seconds / 5, out=_out("outage"))
+    runs = redis_outage(
+        workers=workers, seconds=seconds, down_at=seconds / 3, down_for=seconds / 5, out=new_results_dir("outage")
+    )
     print(delivery(runs).drop(columns=["run"]).to_string(index=False))
     down = outages(runs).iloc[0]
     history = delivery_history(runs)
@@ -98,7 +99,7 @@ def bench_outage(seconds: float, workers: int) -> int:
 
 
 def bench_stop(clients: int, workers: int, rounds: int) -> int:
-    out = _out("stop")
+    out = new_results_dir("stop")
     out.mkdir(parents=True, exist_ok=True)
     results = []
     # Alternate the variants, so slow drift in the machine's load hits both alike.
@@ -123,7 +124,7 @@ def bench_stop(clients: int, workers: int, rounds: int) -> int:
 
 
 def bench_restart(clients: int, workers: int, rounds: int) -> int:
-    out = _out("restart")
+    out = new_results_dir("restart")
     out.mkdir(parents=True, exist_ok=True)
     results = []
     for i in range(rounds):
@@ -146,15 +147,18 @@ def bench_restart(clients: int, workers: int, rounds: int) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m corelab.chat_bench", description=__doc__.splitlines()[0])
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """``python -m corelab chat``'s options."""
     parser.add_argument("which", choices=("delivery", "sticky-cost", "outage", "stop", "restart"))
     parser.add_argument("--seconds", type=float, default=None)
     parser.add_argument("--rounds", type=int, default=None, help="sticky-cost: 2; stop, restart: 3")
     parser.add_argument("--clients", type=int, default=20, help="stop, restart: chat clients connected")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--users", type=int, default=None, help="chat users (default: the scenario's)")
-    args = parser.parse_args(argv)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """The chosen benchmark."""
     if args.which == "delivery":
         return bench_delivery(args.seconds or 90, args.workers, args.users)
     if args.which == "sticky-cost":
@@ -164,7 +168,3 @@ def main(argv: list[str] | None = None) -> int:
     if args.which == "restart":
         return bench_restart(args.clients, args.workers, args.rounds or 3)
     return bench_outage(args.seconds or 30, args.workers)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -11,7 +11,7 @@ Each round runs every worker count once, one after the other, and the speed-up i
 a round: on a shared or virtual machine the speed of a core drifts from second to second, and
 comparing runs made moments apart cancels most of that drift. The median round is reported.
 
-    python -m corelab.parallel [--workers 1 2 4] [--job-seconds 1.0] [--repeat 3]
+    python -m corelab parallel [--workers 1 2 4] [--job-seconds 1.0] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ import pandas as pd
 
 from corelab.quick import pick
 from corelab.sampler import Sampler
+from plumbing.lifeline import die_with_parent
 from servers.jobs import count_loop, hash_password, timed_job, warm_up
-from servers.lifeline import die_with_parent
 
 PURE_THREADS = "threads (pure Python)"
 PURE_PROCESSES = "processes (pure Python)"
@@ -246,15 +246,18 @@ def run_parallel(
     )
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m corelab.parallel", description=__doc__.splitlines()[0])
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """``python -m corelab parallel``'s options."""
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4], help="worker counts to try")
     parser.add_argument("--job-seconds", type=float, default=1.0, help="one job's length on one idle core")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each step; the median is kept (1..9)")
     parser.add_argument("--out", type=Path, help="folder to write table.csv and cores.csv to")
-    args = parser.parse_args(argv)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """The speed-up table; with --out, its tables as CSV."""
     if any(k < 1 or k > 64 for k in args.workers) or not 0 < args.job_seconds <= 30 or not 1 <= args.repeat <= 9:
-        parser.error("workers must be in 1..64, --job-seconds in (0, 30] and --repeat in 1..9")
+        raise ValueError("workers must be in 1..64, --job-seconds in (0, 30] and --repeat in 1..9")
     config = ParallelConfig(workers=tuple(args.workers), job_seconds=args.job_seconds, repeat=args.repeat)
     result = measure_parallel(config)
     print(f"{result.cores_available} usable cores, Python {sys.version.split()[0]}")
@@ -265,7 +268,3 @@ def main(argv: list[str] | None = None) -> int:
         result.raw.to_csv(args.out / "raw.csv", index=False)
         result.cores.to_csv(args.out / "cores.csv", index=False)
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -6,13 +6,12 @@ the latency is the overhead of the mode: handing work to a pool that is already 
 creating a thread, or creating a whole process (spawn: a fresh interpreter that imports its
 modules; fork: a copy of this one) and tearing it down again.
 
-    python -m corelab.spawn_cost [--tasks 200] [--process-tasks 30]
+    python -m corelab spawn-cost [--tasks 200] [--process-tasks 30]
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -22,10 +21,10 @@ from multiprocessing import get_all_start_methods, get_context
 
 import pandas as pd
 
-from corelab.parallel import start_workers
+from corelab.lessons.parallel import start_workers
 from corelab.quick import pick
+from plumbing.lifeline import die_with_parent
 from servers.jobs import tiny_task, tiny_task_over_pipe
-from servers.lifeline import die_with_parent
 
 POOL_THREAD = "thread pool (reused)"
 NEW_THREAD = "new thread per task"
@@ -144,26 +143,19 @@ def run_spawn_cost(tasks: int | None = None, process_tasks: int | None = None) -
     return measure_spawn_cost(SpawnCostConfig(tasks=tasks or pick(200, 40), process_tasks=process_tasks or pick(30, 6)))
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m corelab.spawn_cost", description=__doc__.splitlines()[0])
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """``python -m corelab spawn-cost``'s options."""
     parser.add_argument("--tasks", type=int, default=200, help="tasks per pool / new-thread mode (1..10000)")
     parser.add_argument("--process-tasks", type=int, default=30, help="tasks per new-process mode (1..1000)")
-    args = parser.parse_args(argv)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Per-task latency per mode, and the pool's advantage over a new spawned process."""
     if not (1 <= args.tasks <= 10_000 and 1 <= args.process_tasks <= 1000):
-        parser.error("--tasks must be in 1..10000 and --process-tasks in 1..1000")
+        raise ValueError("--tasks must be in 1..10000 and --process-tasks in 1..1000")
     result = measure_spawn_cost(SpawnCostConfig(args.tasks, args.process_tasks))
     print(result.summary_table())
     pool, spawn = result.median_ms(POOL_PROCESS), result.median_ms(NEW_SPAWN)
-    main_module = getattr(sys.modules["__main__"], "__spec__", None)
-    if main_module is not None and main_module.name == __spec__.name:
-        print(
-            "note: a spawned child also imports the parent's __main__ module, here corelab.spawn_cost, which pulls in\n"
-            "pandas and matplotlib; from a notebook or a small script a new spawned process costs less, never little."
-        )
     print(f"per-task overhead: reused process pool {pool:.3f} ms, new spawned process {spawn:.1f} ms "
           f"({spawn / pool:.0f}x)")  # fmt: skip
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -11,7 +11,7 @@ psutil the primary's CPU time at both edges of the steady window; Locust counts 
 served inside it. Per run: connections/s, the primary's CPU in % of a core, microseconds of
 primary CPU per connection, and CPU seconds per 1,000 connections.
 
-    python -m corelab.primary_cost [--policies shared rr ...] [--seconds 20] [--users 10] [--no-node]
+    python -m corelab primary-cost [--policies shared rr ...] [--seconds 20] [--users 10] [--no-node]
 
 Locust is the limit in these runs (its one process uses a whole core to open 1,300 to 2,000
 connections a second on the 2-core VM), so the runs are marked generator-bound. That is fine
@@ -38,7 +38,6 @@ import pandas as pd
 import psutil
 
 from corelab.loadgen import LoadConfig, read_locust_results, start_locust
-from corelab.procs import PROJECT_ROOT, ManagedProcess, free_port, wait_until_serving
 from corelab.quick import pick
 from corelab.results import (
     GENERATOR_BOUND_PCT,
@@ -50,6 +49,7 @@ from corelab.results import (
 from corelab.sampler import Sampler
 from corelab.scenarios import LOADTESTS, Scenario
 from corelab.variants import get_variant
+from plumbing.procs import PROJECT_ROOT, ManagedProcess, free_port, wait_until_serving
 
 # Used only if neither the cluster's policy registry nor its config can be imported.
 DEFAULT_POLICIES = ("shared", "reuseport", "rr", "sticky")
@@ -463,9 +463,9 @@ def _say(progress: TextIO | None, line: str) -> None:
         print(line, file=progress, flush=True)
 
 
-def main(argv: list[str] | None = None) -> int:
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """``python -m corelab primary-cost``'s options."""
     known = cluster_policies()
-    parser = argparse.ArgumentParser(prog="python -m corelab.primary_cost", description=__doc__.splitlines()[0])
     parser.add_argument("--policies", nargs="+", default=list(known), metavar="POLICY",
                         help=f"cluster policies to measure (default: all of {', '.join(known)})")  # fmt: skip
     parser.add_argument("--seconds", type=float, default=20.0, help="seconds of load per server (6..600)")
@@ -473,12 +473,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2, help="workers per cluster (1..16)")
     parser.add_argument("--no-node", action="store_true", help="do not measure Node's cluster beside")
     parser.add_argument("--out", type=Path, default=None, help="results folder (default: results/primary-cost-<time>)")
-    args = parser.parse_args(argv)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """The primary's CPU per connection per policy: table, sentence, figure and the runs' folder."""
+    known = cluster_policies()
     unknown = [p for p in args.policies if p not in known]
     if unknown:
-        parser.error(f"unknown policy {', '.join(unknown)}: choose from {', '.join(known)}")
+        raise ValueError(f"unknown policy {', '.join(unknown)}: choose from {', '.join(known)}")
     if not (6 <= args.seconds <= 600 and 1 <= args.users <= 200 and 1 <= args.workers <= 16):
-        parser.error("--seconds must be in 6..600, --users in 1..200, --workers in 1..16")
+        raise ValueError("--seconds must be in 6..600, --users in 1..200, --workers in 1..16")
     cfg = PrimaryCostConfig(tuple(args.policies), args.workers, args.users, args.seconds, node=not args.no_node)
     result = measure_primary_cost(cfg, out=args.out)
     print()
@@ -490,7 +494,3 @@ def main(argv: list[str] | None = None) -> int:
     plot_primary_cost(result).savefig(result.root / "primary_cost.png", dpi=110, bbox_inches="tight")
     print(f"written to {result.root} (primary_cost.csv, summary.csv, primary_cost.png, one folder per run)")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

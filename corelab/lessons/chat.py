@@ -22,9 +22,9 @@ from typing import TextIO
 
 import pandas as pd
 
-from corelab.bench import plan, run_one
-from corelab.redis_server import RedisServer, redis_server
 from corelab.results import Runs, load_runs, machine_info, new_results_dir, stored_summaries, write_summary
+from corelab.run import plan, run_one
+from plumbing.redis_server import RedisServer, redis_server
 
 DELIVERY_NAMES = {"delivered (same worker)": "same worker", "delivered (other worker)": "other worker"}
 CONNECT_NAME = "socketio connect"

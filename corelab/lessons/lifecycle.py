@@ -8,7 +8,7 @@ crash costs while Locust keeps sending requests.
   per second, and which worker pids served in each second.
 - ``respawn_times``: SIGKILL a worker, time until its replacement reports serving.
 
-Every run is stored in a folder (Locust CSVs, server log, meta.json), as corelab.bench does.
+Every run is stored in a folder (Locust CSVs, server log, meta.json), as corelab.run does.
 """
 
 from __future__ import annotations
@@ -27,12 +27,12 @@ from typing import TextIO
 import pandas as pd
 import psutil
 
-from corelab.bench import bench
 from corelab.loadgen import LoadConfig, read_locust_results, start_locust, wait_for_locust
-from corelab.procs import ManagedProcess, free_port, python_module, wait_until_serving
 from corelab.results import Runs, machine_info, new_results_dir, per_second, write_json
+from corelab.run import bench
 from corelab.scenarios import Scenario, get_scenario
 from corelab.variants import get_variant
+from plumbing.procs import ManagedProcess, free_port, python_module, wait_until_serving
 from servers.cluster.policies import DEFAULT_POLICY
 
 # -- who gets the connection -------------------------------------------------------------------

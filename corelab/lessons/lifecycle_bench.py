@@ -1,12 +1,12 @@
 """Benchmarks for the cluster's lifecycle (issue 3), each printed with its target.
 
-    python -m corelab.lifecycle_bench rolling      # rolling restart under CPU load: 0 failed of >= 3,000
-    python -m corelab.lifecycle_bench respawn      # SIGKILL -> replacement serving: median <= 0.5 s
-    python -m corelab.lifecycle_bench balance      # rr, >= 20 keep-alive connections: max/min <= 1.10
-    python -m corelab.lifecycle_bench throughput   # servers.cluster / gunicorn, CPU scenario: >= 0.97
-    python -m corelab.lifecycle_bench burst        # 20 bursts of 20 keep-alive clients per policy:
-                                                   # the default leaves no worker idle, >= 1.8x one process
-    python -m corelab.lifecycle_bench all
+    python -m corelab lifecycle rolling      # rolling restart under CPU load: 0 failed of >= 3,000
+    python -m corelab lifecycle respawn      # SIGKILL -> replacement serving: median <= 0.5 s
+    python -m corelab lifecycle balance      # rr, >= 20 keep-alive connections: max/min <= 1.10
+    python -m corelab lifecycle throughput   # servers.cluster / gunicorn, CPU scenario: >= 0.97
+    python -m corelab lifecycle burst        # 20 bursts of 20 keep-alive clients per policy:
+                                             # the default leaves no worker idle, >= 1.8x one process
+    python -m corelab lifecycle all
 
 Run them one at a time on a shared machine (each takes one to three minutes), e.g. under
 ``flock /tmp/corelab-cpu.lock``. Results land in results/lifecycle-bench-<time>/.
@@ -17,13 +17,12 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 from pathlib import Path
 
-from corelab.bench import bench
-from corelab.burst import burst as run_bursts
-from corelab.lifecycle import respawn_times, restart_under_load
+from corelab.lessons.burst import burst as run_bursts
+from corelab.lessons.lifecycle import respawn_times, restart_under_load
 from corelab.results import machine_info, new_results_dir
+from corelab.run import bench
 
 
 def rolling(root: Path, seconds: float) -> dict:
@@ -116,19 +115,22 @@ def burst(root: Path, trials: int, clients: int, seconds: float) -> dict:
     }
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m corelab.lifecycle_bench", description=__doc__.split("\n")[0])
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """``python -m corelab lifecycle``'s options."""
     parser.add_argument("which", choices=("rolling", "respawn", "balance", "throughput", "burst", "all"))
     parser.add_argument("--seconds", type=float, default=None, help="seconds of load per run (default: per benchmark)")
     parser.add_argument("--kills", type=int, default=6, help="respawn: workers to SIGKILL")
     parser.add_argument("--repeats", type=int, default=2, help="throughput: runs of each variant")
     parser.add_argument("--trials", type=int, default=20, help="burst: bursts per policy")
     parser.add_argument("--clients", type=int, default=20, help="burst: keep-alive clients connecting at once")
-    args = parser.parse_args(argv)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """The chosen benchmarks, one after the other; exit 1 when one misses its target."""
+    if args.trials < 1 or args.clients < 1:
+        raise ValueError("--trials and --clients must be at least 1")
     root = new_results_dir("lifecycle-bench")
     root.mkdir(parents=True, exist_ok=True)
-    if args.trials < 1 or args.clients < 1:
-        parser.error("--trials and --clients must be at least 1")
     chosen = ("rolling", "respawn", "balance", "throughput", "burst") if args.which == "all" else (args.which,)
     figures: dict[str, dict] = {}
     for name in chosen:
@@ -147,7 +149,3 @@ def main(argv: list[str] | None = None) -> int:
     (root / "figures.json").write_text(json.dumps(figures, indent=2) + "\n")
     print(f"written to {root / 'figures.json'}")
     return 0 if all(f.get("met", True) for f in figures.values()) else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -15,8 +15,6 @@ from pathlib import Path
 from typing import TextIO
 
 from corelab.loadgen import LoadConfig, read_locust_results, start_locust, steady_rps, wait_for_locust
-from corelab.procs import ManagedProcess, free_port, wait_until_serving
-from corelab.redis_server import redis_server
 from corelab.results import (
     GENERATOR_BOUND_PCT,
     Runs,
@@ -30,6 +28,8 @@ from corelab.results import (
 from corelab.sampler import Sampler, Samples
 from corelab.scenarios import Scenario, get_scenario
 from corelab.variants import Variant, get_variant
+from plumbing.procs import ManagedProcess, free_port, wait_until_serving
+from plumbing.redis_server import redis_server
 
 
 @dataclass(frozen=True)

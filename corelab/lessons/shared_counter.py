@@ -13,13 +13,12 @@ shared memory, no Atomics.add or compareExchange. ``multiprocessing.Lock``/``RLo
 operations atomic between threads of one process, never between processes. Lock-free atomics
 on a buffer exist only outside the standard library (e.g. the ``atomics`` package on PyPI).
 
-    python -m corelab.shared_counter [--processes 2] [--increments 500000]
+    python -m corelab shared-counter [--processes 2] [--increments 500000]
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 from dataclasses import dataclass
 from multiprocessing import get_context
 from multiprocessing.shared_memory import SharedMemory
@@ -120,16 +119,15 @@ def run_shared_counter(processes: int = 2, increments: int | None = None) -> Cou
     return measure_counter(CounterConfig(processes, increments or pick(500_000, 100_000)))
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m corelab.shared_counter", description=__doc__.splitlines()[0])
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """``python -m corelab shared-counter``'s options."""
     parser.add_argument("--processes", type=int, default=2, help="processes adding at once (2..16)")
     parser.add_argument("--increments", type=int, default=500_000, help="additions per process (1..10,000,000)")
-    args = parser.parse_args(argv)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Each way of adding: the final count against the expected one, and the time per operation."""
     if not (2 <= args.processes <= 16 and 1 <= args.increments <= 10_000_000):
-        parser.error("--processes must be in 2..16 and --increments in 1..10000000")
+        raise ValueError("--processes must be in 2..16 and --increments in 1..10000000")
     print(measure_counter(CounterConfig(args.processes, args.increments)).summary_table())
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
