@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from corelab.quick import pick
 from corelab.scenarios import SCENARIOS
 from corelab.variants import VARIANTS, check_policies
+from plumbing.cores import usable_core_count
 from plumbing.procs import PROJECT_ROOT
 
 if TYPE_CHECKING:
@@ -47,6 +48,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "blocked-loop": ("corelab.lessons.blocked_loop", "run_command", "a probe's latency per offload mode"),
     "parallel": ("corelab.lessons.parallel", "run_command", "one job in 1..k threads and processes: the GIL"),
     "spawn-cost": ("corelab.lessons.spawn_cost", "run_command", "a reused pool vs a new thread/process per task"),
+    "fleet": (
+        "corelab.lessons.fleet",
+        "run_fleet",
+        "the fleet: load balancer's cost, a host killed, cross-host delivery, Caddy or Redis killed",
+    ),
     "shared-counter": (
         "corelab.lessons.shared_counter",
         "run_command",
@@ -134,7 +140,7 @@ def run_demo(args: argparse.Namespace) -> int:
     from corelab.run import bench
 
     started = time.monotonic()
-    workers = _usable_cores()
+    workers = usable_core_count()
     print(f"corelab demo: one Python process vs a fork cluster of {workers} workers,")
     print(f"each request burning 10 ms of pure-Python CPU, {args.seconds:g} s per run, on {workers} cores.\n")
     if args.out.exists():
@@ -179,12 +185,6 @@ def _clear_runs(root: Path) -> None:
 
     for meta in root.glob("*/meta.json"):
         shutil.rmtree(meta.parent)
-
-
-def _usable_cores() -> int:
-    from servers.cluster.config import usable_cores
-
-    return usable_cores()
 
 
 def _shown(path: Path) -> str:

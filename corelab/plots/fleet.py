@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 from corelab.plots.common import label_bars
 
 if TYPE_CHECKING:
-    from corelab.fleet_bench import Failover, Overhead, Spread
+    from corelab.lessons.fleet import Failover, Overhead, Spread
 
 HOST_COLOURS = {"host 1": "tab:blue", "host 2": "tab:orange", "host 2 (new)": "tab:green"}
 FAILED_COLOUR = "tab:red"

@@ -15,7 +15,7 @@ The clients here are bounded loops of real requests from this process (http.clie
 python-socketio), not Locust: each request's time, outcome and host is kept, which a
 time-to-route-around needs. Run alone on the machine (under `flock /tmp/corelab-load.lock`).
 
-    python -m corelab fleet overhead|failover|delivery|faults|all
+    python -m corelab fleet overhead|failover|delivery|faults|all   (the benchmark: every figure, printed)
 """
 
 from __future__ import annotations
@@ -453,6 +453,8 @@ FAILOVER_CASES = (
     ("active + passive", []),
     ("active + passive + retries", ["--try-duration", "2"]),
 )
+# Without and with passive checks and retries: the two ends, for a short run.
+QUICK_FAILOVER_CASES = (FAILOVER_CASES[0], FAILOVER_CASES[2])
 
 
 def fleet_failover(
@@ -788,7 +790,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, help="folder for logs and figures (default: results/fleet-<time>)")
 
 
-def run_fleet_bench(args: argparse.Namespace) -> int:
+def run_fleet(args: argparse.Namespace) -> int:
     """Measure, print the figures with the machine they were measured on, and keep them in figures.json."""
     out = _folder(args.out)
     figures: dict[str, Any] = {"machine": _machine()}
@@ -853,13 +855,3 @@ def describe_faults(faults: Faults) -> str:
         f"{r.fleet_stopped_after_s:.2f} s (code {r.fleet_exit_code}), left running: "
         f"{', '.join(r.left_behind) or 'nothing'}"
     )
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m corelab fleet", description=__doc__.split("\n\n")[0])
-    add_arguments(parser)
-    return run_fleet_bench(parser.parse_args(argv))
-
-
-if __name__ == "__main__":
-    sys.exit(main())
