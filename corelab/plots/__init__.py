@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 from corelab.plots.burst import plot_burst
-from corelab.plots.chat import (
-    plot_connections_per_worker,
-    plot_delivery,
-    plot_delivery_latency,
-    plot_delivery_over_time,
-)
-from corelab.plots.cores import plot_core_heatmap, plot_core_lines, plot_cores
+from corelab.plots.chat import plot_connections_per_worker, plot_delivery, plot_delivery_latency
+from corelab.plots.chat_outage import plot_delivery_over_time
+from corelab.plots.cores import plot_core_heatmap, plot_cores
 from corelab.plots.lifecycle import plot_balance, plot_restarts
 from corelab.plots.parallel import (
     plot_parallel_cores,
@@ -27,7 +23,6 @@ __all__ = [
     "plot_burst",
     "plot_connections_per_worker",
     "plot_core_heatmap",
-    "plot_core_lines",
     "plot_cores",
     "plot_delivery",
     "plot_delivery_latency",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
@@ -21,38 +22,60 @@ if TYPE_CHECKING:
 PROBE_NAME = "probe /health"
 
 
+def _work_ms(runs: Runs) -> float | None:
+    """The CPU burn per work request, read from its Locust name (``/work?ms=50&offload=...``)."""
+    names = runs.endpoints.loc[runs.endpoints["name"] != PROBE_NAME, "name"]
+    found = [re.search(r"ms=(\d+)", str(n)) for n in names]
+    values = {float(m.group(1)) for m in found if m}
+    return values.pop() if len(values) == 1 else None
+
+
 def plot_probe_latency(runs: Runs, *, title: str | None = None) -> Figure:
-    """The probe's latency over time per offload mode (log scale), and each mode's CPU throughput."""
+    """The probe's latency over time per offload mode (log scale), and each mode's CPU throughput.
+
+    Reference lines: one CPU request's burn (what a probe waits behind, at least, on a blocked
+    loop), and the most one core can serve of them a second.
+    """
     from corelab.lessons.blocked_loop import probe_table
 
     table = probe_table(runs)
-    fig, (ax_t, ax_p, ax_w) = plt.subplots(1, 3, figsize=(13, 3.6), gridspec_kw={"width_ratios": [2.2, 1, 1]})
+    work_ms = _work_ms(runs)
+    fig, (ax_t, ax_p, ax_w) = plt.subplots(1, 3, figsize=(13, 3.9), gridspec_kw={"width_ratios": [2.2, 1, 1]})
     history = runs.endpoint_history[runs.endpoint_history["name"] == PROBE_NAME]
     for label, data in history.groupby("label", sort=False):
         data = data[data["p99_ms"] > 0]  # Locust writes 0 before the probe's first answer
         ax_t.plot(data["t"], data["p99_ms"], marker=".", label=label)
     ax_t.set_yscale("log")
     ax_t.set_xlabel("seconds")
-    ax_t.set_ylabel("probe p99, ms (last seconds)")
+    ax_t.set_ylabel("probe p99, ms (last seconds, log)")
     ax_t.grid(alpha=0.3, which="both")
-    ax_t.legend(fontsize=8)
-    ax_t.set_title("probe latency over time", fontsize=10)
+    ax_t.set_title("the probe's latency over time", fontsize=10)
 
     modes = list(table.index)
     bars = ax_p.bar(modes, table["probe_p99_ms"].clip(lower=0.5), color="tab:red")
     label_bars(ax_p, bars, (f"{v:.0f} ms" for v in table["probe_p99_ms"]), fontsize=10)
     ax_p.set_yscale("log")
     ax_p.set_ylim(top=table["probe_p99_ms"].max() * 4)
-    ax_p.set_xlabel("offload")
-    ax_p.set_title("probe p99 over the run", fontsize=10)
+    ax_p.set_xlabel("where the CPU work ran (offload)")
+    ax_p.set_title("probe p99 over the run (log)", fontsize=10)
+    if work_ms:
+        for ax in (ax_t, ax_p):
+            ax.axhline(work_ms, color="black", ls="--", lw=1, label=f"one CPU request: {work_ms:.0f} ms")
+    ax_t.legend(fontsize=8)
 
     bars = ax_w.bar(modes, table["work_rps"], color="tab:blue")
-    label_bars(ax_w, bars, (f"{v:.0f}/s" for v in table["work_rps"]), fontsize=10)
-    ax_w.set_ylim(0, table["work_rps"].max() * 1.25)
-    ax_w.set_xlabel("offload")
+    label_bars(ax_w, bars, (f"{v:.0f}/s" for v in table["work_rps"]), fontsize=10, inside=True)
+    top = float(table["work_rps"].max())
+    if work_ms:
+        one = 1000 / work_ms
+        ax_w.axhline(one, color="black", ls=":", lw=1.2, label=f"one core's limit: {one:.0f}/s")
+        ax_w.legend(fontsize=8, loc="upper left")
+        top = max(top, one)
+    ax_w.set_ylim(0, top * 1.4)
+    ax_w.set_xlabel("where the CPU work ran (offload)")
     ax_w.set_title("CPU requests served / s", fontsize=10)
-    if title:
-        fig.suptitle(title)
+    p99 = ", ".join(f"{mode} {v:.0f} ms" for mode, v in table["probe_p99_ms"].items())
+    fig.suptitle(title or f"a health probe's p99 beside CPU requests, by where the work ran: {p99}", fontsize=11)
     fig.tight_layout()
     return fig
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
+from matplotlib.patches import Patch
 
+from corelab.lessons.shared_state import counter_reads, shared_state_table
 from corelab.plots.common import label_bars
 from corelab.results import Runs
-from corelab.lessons.shared_state import counter_reads, shared_state_table
 
 
 def plot_shared_state(runs: Runs, *, title: str | None = None) -> Figure:
@@ -30,11 +31,14 @@ def plot_shared_state(runs: Runs, *, title: str | None = None) -> Figure:
     labels = list(table["label"])
     width = 0.8
     for i, row in enumerate(table.itertuples()):
-        per_worker = reads[reads["run"] == row.run].drop_duplicates("pid")
+        per_worker = reads[reads["run"] == row.run].drop_duplicates("pid").sort_values("pid")
         n = len(per_worker) + 1
         step = width / n
         x0 = i - width / 2 + step / 2
-        right.bar(x0, row.visits_answered, step, color="tab:gray", label="visits answered 200" if i == 0 else None)
+        right.bar(
+            x0, row.visits_answered, step, color="tab:gray", label="visits answered (the truth)" if i == 0 else None
+        )
+        right.annotate(f"{row.visits_answered}", (x0, row.visits_answered), ha="center", va="bottom", fontsize=8)
         for j, read in enumerate(per_worker.itertuples(), start=1):
             ok = read.visits == row.visits_answered
             right.bar(
@@ -42,14 +46,26 @@ def plot_shared_state(runs: Runs, *, title: str | None = None) -> Figure:
                 read.visits,
                 step,
                 color="tab:green" if ok else "tab:red",
-                label=("counter as each worker reads it (red: wrong)" if i == 0 and j == 1 else None),
             )
-            right.annotate(f"pid {read.pid}", (x0 + j * step, read.visits), ha="center", va="bottom", fontsize=7)
+            right.annotate(
+                f"worker {j}\n{read.visits}", (x0 + j * step, read.visits), ha="center", va="bottom", fontsize=8
+            )
     right.set_xticks(range(len(labels)), labels, fontsize=8)
     right.set_ylabel("visits")
     right.set_title("the visit counter, against the truth", fontsize=10)
-    right.legend(fontsize=8, loc="lower right")
+    right.set_ylim(0, float(table["visits_answered"].max()) * 1.3)
+    handles = [
+        Patch(color="tab:gray", label="visits answered (the truth)"),
+        Patch(color="tab:green", label="a worker's counter: right"),
+        Patch(color="tab:red", label="a worker's counter: wrong"),
+    ]
+    right.legend(handles=handles, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=3, frameon=False)
 
-    fig.suptitle(title or "state kept in each worker's memory vs in Redis", fontsize=11)
+    claim = "; ".join(
+        f"{r.state}: {r.times_limit:.2f}x the limit let through, the counter "
+        + ("right" if (reads[reads["run"] == r.run]["visits"] == r.visits_answered).all() else "wrong")
+        for r in table.itertuples()
+    )
+    fig.suptitle(title or f"state in each worker's memory vs in Redis\n{claim}", fontsize=11)
     fig.tight_layout()
     return fig
