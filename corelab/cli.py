@@ -168,7 +168,7 @@ def _write_figures(runs: Runs) -> None:
     from corelab.plots import plot_core_heatmap, plot_requests_per_worker, plot_throughput, plot_throughput_by_variant
 
     figures = {
-        "cores.png": plot_core_heatmap(runs, title="per-core utilisation"),
+        "cores.png": plot_core_heatmap(runs),  # its title: the cores each server kept busy
         "throughput.png": plot_throughput(runs),
         "throughput-by-variant.png": plot_throughput_by_variant(runs),
         "requests-per-worker.png": plot_requests_per_worker(runs),

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 KIT_COLOUR = "tab:blue"
 NODE_COLOUR = "tab:green"
-SUBTITLE = "near zero: the kernel gives each connection to a worker;  tall: the primary accepts it and passes it on"
+SUBTITLE = "near zero: the kernel gives each connection to a worker\ntall: the primary accepts it and passes it on"
 
 
 def plot_primary_cost(result: PrimaryCostResult, *, title: str | None = None) -> Figure:
@@ -24,7 +24,7 @@ def plot_primary_cost(result: PrimaryCostResult, *, title: str | None = None) ->
     share of a core that cost at the run's connection rate.
     """
     table = result.table
-    fig, ax = plt.subplots(figsize=(1.6 + 1.3 * max(1, len(table)), 4.2))
+    fig, ax = plt.subplots(figsize=(max(7.0, 1.6 + 1.3 * len(table)), 4.2))
     colours = [NODE_COLOUR if server == "node" else KIT_COLOUR for server in table["server"]]
     bars = ax.bar(table["label"], table["us_per_connection"], color=colours)
     label_bars(
@@ -51,7 +51,7 @@ def plot_primary_cost(result: PrimaryCostResult, *, title: str | None = None) ->
     if (table["server"] == "node").any():
         handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in (KIT_COLOUR, NODE_COLOUR)]
         ax.legend(handles, ["servers.cluster", "Node's cluster"], fontsize=8, loc="upper right")
-    ax.set_title(title or "Round-robin's price: the primary's CPU per connection", fontsize=11, pad=20)
+    ax.set_title(title or "Round-robin's price: the primary's CPU per connection", fontsize=11, pad=30)
     ax.text(0.5, 1.015, SUBTITLE, transform=ax.transAxes, ha="center", va="bottom", fontsize=8, color="0.3")
     # Notes go under the figure, where they cover no bar and no legend.
     fig.tight_layout(rect=(0, 0.04 * len(notes), 1, 1))
