@@ -289,7 +289,9 @@ class Failover:
     rate_per_s: float
     requests: int
     lost: int
-    # From the SIGKILL to the last failed request before the host came back (0 when none failed).
+    # From the SIGKILL to the last request that failed on the dead host (Caddy's 502: it could not
+    # reach it; 0 when none failed). Caddy's scattered "503 no upstreams available" while the other
+    # host serves are counted in lost_by_kind, not here: they are not the dead host's.
     routed_around_after_s: float
     lost_by_kind: dict[str, int] = field(default_factory=dict)
     # The slowest answered request in the first 3 s after the kill (retries wait for another host).
@@ -430,7 +432,7 @@ def measure_failover(
     kinds: dict[str, int] = {}
     for _t, outcome in failures:
         kinds[outcome] = kinds.get(outcome, 0) + 1
-    last = max((t for t, _ in failures if t < back_at), default=killed_at)
+    last = max((t for t, o in failures if t < back_at and o != NO_UPSTREAM), default=killed_at)
     slowest = max((ms for t, o, _p, ms in outcomes if o == "ok" and killed_at <= t < killed_at + 3), default=0.0)
     first_new = min((t for t, o, p, _ms in outcomes if o == "ok" and p in replacement_pids), default=None)
     return Failover(
@@ -447,6 +449,9 @@ def measure_failover(
         timeline_csv=str(timeline),
     )
 
+
+# Caddy's answer when its selection policy finds no available host.
+NO_UPSTREAM = "http 503"
 
 FAILOVER_CASES = (
     ("active only", ["--fail-duration", "0"]),
