@@ -45,7 +45,6 @@ _SOURCES: dict[str, str] = {
             "plot_burst",
             "plot_connections_per_worker",
             "plot_core_heatmap",
-            "plot_core_lines",
             "plot_cores",
             "plot_delivery",
             "plot_delivery_latency",

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import psutil
 
 from corelab.clean import KitProcess, kit_processes, parse_match, short_command
+from plumbing.cores import usable_core_count
 from plumbing.redis_server import RedisUnavailable, find_redis_server, ping
 
 # The ports the labs and run-sheets use: a variant, the cluster's admin port, Locust's web UI.
@@ -38,7 +39,7 @@ class Check:
 
 
 def check_cores() -> Check:
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    usable = usable_core_count()
     total = psutil.cpu_count() or usable
     detail = f"{usable} usable" if usable == total else f"{usable} usable (of {total}: this process's affinity mask)"
     if usable < 2:

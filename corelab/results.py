@@ -9,7 +9,6 @@ row per run. ``load_runs`` turns a folder of runs into one set of long tables.
 from __future__ import annotations
 
 import json
-import os
 import platform
 import subprocess
 import sys
@@ -21,6 +20,7 @@ from typing import Any
 import pandas as pd
 import psutil
 
+from plumbing.cores import usable_core_count
 from plumbing.procs import PROJECT_ROOT
 
 # A load generator that used more than this share of one core may have been the limit.
@@ -66,7 +66,7 @@ def machine_info() -> dict[str, Any]:
         pass
     return {
         "cores": psutil.cpu_count(logical=True),
-        "usable_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else psutil.cpu_count(),
+        "usable_cores": usable_core_count(),
         "cpu_model": cpu_model,
         "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
         "python": sys.version.split()[0],

@@ -17,7 +17,6 @@ comparing runs made moments apart cancels most of that drift. The median round i
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import sysconfig
 import time
@@ -31,6 +30,7 @@ import pandas as pd
 
 from corelab.quick import pick
 from corelab.sampler import Sampler
+from plumbing.cores import usable_core_count
 from plumbing.lifeline import die_with_parent
 from servers.jobs import count_loop, hash_password, timed_job, warm_up
 
@@ -106,10 +106,6 @@ def subinterpreters() -> tuple[bool, str]:
     return False, (
         f"CPython {sys.version.split()[0]} has no concurrent.interpreters / InterpreterPoolExecutor (new in 3.14)"
     )
-
-
-def usable_cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 # -- the measurement ---------------------------------------------------------------------------
@@ -209,7 +205,7 @@ def measure_parallel(config: ParallelConfig | None = None) -> ParallelResult:
         raw=raw,
         cores=samples.cores,
         skipped=skipped,
-        cores_available=usable_cores(),
+        cores_available=usable_core_count(),
         free_threaded=free,
     )
 

@@ -38,18 +38,6 @@ def _read(runs: Runs) -> list[tuple[Any, dict]]:
     return found
 
 
-def shared_state_windows(runs: Runs) -> pd.DataFrame:
-    """One row per client per full window: run, label, client, window, sent, admitted."""
-    frames = [
-        pd.DataFrame(result["windows"], columns=["client", "window", "sent", "admitted"]).assign(
-            run=row.run, label=row.label
-        )
-        for row, result in _read(runs)
-    ]
-    table = pd.concat(frames, ignore_index=True)
-    return table[["run", "label", "client", "window", "sent", "admitted"]]
-
-
 def counter_reads(runs: Runs) -> pd.DataFrame:
     """Each read of the visit counter at the end of a run: run, label, pid, visits, answered (the truth)."""
     rows = [
