@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 from corelab.plots.burst import plot_burst
-from corelab.plots.chat import (
-    plot_connections_per_worker,
-    plot_delivery,
-    plot_delivery_latency,
-    plot_delivery_over_time,
-)
+from corelab.plots.chat import plot_connections_per_worker, plot_delivery, plot_delivery_latency
+from corelab.plots.chat_outage import plot_delivery_over_time
 from corelab.plots.cores import plot_core_heatmap, plot_cores
 from corelab.plots.lifecycle import plot_balance, plot_restarts
 from corelab.plots.parallel import (
