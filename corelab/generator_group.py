@@ -18,14 +18,16 @@ The plan (JSON) names each process's argv, log file and extra environment::
 
 Every process started here stays in this process's group (no new session), so the harness's
 ``ManagedProcess`` stops all K+1 of them with one signal to the group: on success, on error and
-on Ctrl-C. This process exits when the master has exited and the workers have followed it (they
-quit when the master tells them); a worker that fails while the master runs stops the run.
+on Ctrl-C; this process waits for them before it exits, so when it has gone they have too. It
+exits when the master has exited and the workers have followed it (they quit when the master
+tells them); a worker that fails while the master runs stops the run.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -34,8 +36,19 @@ from typing import Any
 
 # Workers quit when the master says so at the end of the run; give them this long to write their files.
 WORKERS_QUIT_S = 10.0
+# Stopped by a signal: how long the members get to finish, and the exit code then.
+STOP_S = 5.0
+STOPPED = 143
 # Exit code when a worker died while the master was running (Locust's own codes are 0, 1 and 2).
 WORKER_DIED = 3
+
+
+class Stopped(Exception):
+    """SIGTERM or SIGINT: the harness is stopping the group (its signal reached every member)."""
+
+
+def _stopped(_signum: int, _frame: object) -> None:
+    raise Stopped
 
 
 def _spawn(entry: dict[str, Any]) -> subprocess.Popen[bytes]:
@@ -49,29 +62,44 @@ def _spawn(entry: dict[str, Any]) -> subprocess.Popen[bytes]:
         )
 
 
+def _wait_all(procs: list[subprocess.Popen[bytes]], seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    for proc in procs:
+        try:
+            proc.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            pass
+
+
 def run(plan: dict[str, Any]) -> int:
-    master = _spawn(plan["master"])
-    workers = [_spawn(entry) for entry in plan["workers"]]
-    roles = {"launcher": os.getpid(), "master": master.pid, "workers": [w.pid for w in workers]}
-    Path(plan["pids"]).write_text(json.dumps(roles) + "\n")
+    signal.signal(signal.SIGTERM, _stopped)
+    signal.signal(signal.SIGINT, _stopped)
+    started: list[subprocess.Popen[bytes]] = []
     try:
+        master = _spawn(plan["master"])
+        started.append(master)
+        for entry in plan["workers"]:
+            started.append(_spawn(entry))
+        workers = started[1:]
+        roles = {"launcher": os.getpid(), "master": master.pid, "workers": [w.pid for w in workers]}
+        Path(plan["pids"]).write_text(json.dumps(roles) + "\n")
         while master.poll() is None:
             for i, worker in enumerate(workers, start=1):
-                # Code 0 is a worker the master told to quit at the end of the run; anything else died.
+                # Code 0 is a worker the master told to quit at the end of the run; anything else failed.
                 if worker.poll() not in (None, 0):
                     log = plan["workers"][i - 1]["log"]
                     print(f"generator worker {i} exited with code {worker.returncode} (log: {log})", flush=True)
                     return WORKER_DIED
             time.sleep(0.1)
-        deadline = time.monotonic() + WORKERS_QUIT_S
-        for worker in workers:
-            try:
-                worker.wait(max(0.0, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                pass
+        _wait_all(workers, WORKERS_QUIT_S)
         return master.returncode
+    except Stopped:
+        # Every member got the signal too: wait for them here, so that when this process has gone,
+        # so have they (the harness waits for this one only).
+        _wait_all(started, STOP_S)
+        return STOPPED
     finally:
-        for proc in (master, *workers):
+        for proc in started:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
