@@ -458,3 +458,74 @@ def test_killing_redis_under_load_keeps_http_serving_and_chat_crosses_hosts_agai
     assert code == 0, fleet.process.log_text()
     _gone, alive = psutil.wait_procs(family, timeout=5)
     assert not alive, f"left behind: {[(p.pid, p.name()) for p in alive]}"
+
+
+# -- the real-machines recipe (labs/RUNSHEET-fleet.md), on loopback -----------------------------
+
+
+def test_print_config_for_a_front_machine_on_all_addresses_warns_and_lists_the_hosts() -> None:
+    hosts = ["10.0.0.11:8000", "10.0.0.12:8000"]
+    result = run_fleet_command(
+        "--print-config", "--lb", "cookie", "--host", "0.0.0.0", "--port", "8080", "--upstream", *hosts
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.startswith("warning: listening on 0.0.0.0"), result.stderr
+    server = json.loads(result.stdout)["apps"]["http"]["servers"]["fleet"]
+    assert server["listen"] == ["0.0.0.0:8080"]
+    assert all([u["dial"] for u in r["handle"][0]["upstreams"]] == hosts for r in server["routes"])
+
+
+def test_the_run_sheet_recipe_two_pubsub_hosts_one_redis_and_caddy_from_print_config(tmp_path: Path) -> None:
+    """What labs/RUNSHEET-fleet.md has a class run on several machines, here on loopback ports."""
+    from plumbing.redis_server import RedisConfig, RedisServer
+
+    started: list[ManagedProcess] = []
+    clients = [SyncChatClient(), SyncChatClient()]
+    with RedisServer(RedisConfig()) as redis:
+        try:
+            env = {"CORELAB_CHAT_CHANNEL": "corelab-chat"}
+            upstreams = []
+            for i in (1, 2):
+                port = free_port()
+                argv = ["--host", "127.0.0.1", "--port", str(port), "--workers", "1", "--redis-url", redis.url]
+                host = ManagedProcess(python_module("servers.pubsub", *argv), log_path=tmp_path / f"h{i}.log", env=env)
+                started.append(host)
+                upstreams.append(f"127.0.0.1:{port}")
+            front = free_port()
+            printed = run_fleet_command(
+                "--print-config", "--lb", "cookie", "--port", str(front), "--upstream", *upstreams
+            )
+            assert printed.returncode == 0, printed.stderr
+            (tmp_path / "caddy.json").write_text(printed.stdout)
+            for host, upstream in zip(started, upstreams, strict=True):
+                wait_for(lambda h=host, u=upstream: _answers(f"http://{u}/health") or not h.alive(), 30, "a host")
+                assert host.alive(), host.log_text()
+            caddy_env = {"HOME": str(tmp_path), "XDG_DATA_HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path)}
+            caddy = ManagedProcess(
+                [find_caddy(), "run", "--config", str(tmp_path / "caddy.json")],
+                log_path=tmp_path / "caddy.log",
+                env=caddy_env,
+            )
+            started.append(caddy)
+            url = f"http://127.0.0.1:{front}"
+            wait_for(lambda: _answers(f"{url}/health") or not caddy.alive(), 15, "Caddy")
+            for client in clients:
+                client.connect(url)
+                client.sio.call("join", {"room": "class"}, timeout=5)
+            assert clients[0].worker != clients[1].worker, "the cookie's round robin put both clients on one host"
+            clients[0].sio.call("chat", {"room": "class", "text": "across", "seq": 0, "sent_ms": 0}, timeout=5)
+            wait_for(
+                lambda: any(m["text"] == "across" for m in clients[1].received), 10, "the message on the other host"
+            )
+        finally:
+            for process in reversed(started):
+                process.stop()
+            for client in clients:
+                client.sio.disconnect()
+
+
+def _answers(url: str) -> bool:
+    try:
+        return get(url, timeout=1).status == 200
+    except OSError:
+        return False
