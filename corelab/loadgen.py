@@ -25,6 +25,7 @@ import pandas as pd
 
 from corelab.results import GENERATOR_BOUND_PCT
 from corelab.scenarios import Scenario
+from plumbing.env import WORKER_COUNTS
 from plumbing.procs import ManagedProcess, free_port
 
 
@@ -83,7 +84,7 @@ def start_locust(
     return ManagedProcess(
         locust_command(scenario, host, load, run_dir / "locust"),
         log_path=run_dir / "locust.log",
-        env={**(env or {}), "CORELAB_WORKER_COUNTS": str(run_dir / "workers.json")},
+        env={**(env or {}), WORKER_COUNTS: str(run_dir / "workers.json")},
         grace=10.0,
     )
 
@@ -119,11 +120,11 @@ def generator_group_plan(scenario: Scenario, host: str, load: LoadConfig, run_di
             {
                 "argv": argv,
                 "log": str(folder / "locust.log"),
-                "env": {"CORELAB_WORKER_COUNTS": str(folder / "workers.json")},
+                "env": {WORKER_COUNTS: str(folder / "workers.json")},
             }
         )
     return {
-        "master": {"argv": master, "log": str(run_dir / "locust.log"), "env": {"CORELAB_WORKER_COUNTS": ""}},
+        "master": {"argv": master, "log": str(run_dir / "locust.log"), "env": {WORKER_COUNTS: ""}},
         "workers": workers,
         "pids": str(run_dir / GENERATOR_PIDS),
     }

@@ -33,12 +33,13 @@ import psutil
 
 from corelab.labs import Lab
 from corelab.labs.load import get
+from plumbing.env import LAB_RUN, LAB_SERVER
 from plumbing.procs import ManagedProcess, free_port
 from plumbing.redis_server import RedisConfig, RedisServer
 
 # Every process one check starts carries RUN_TAG=<the run's id>; a server's own also SERVER_TAG.
-RUN_TAG = "CORELAB_LAB_RUN"
-SERVER_TAG = "CORELAB_LAB_SERVER"
+RUN_TAG = LAB_RUN
+SERVER_TAG = LAB_SERVER
 LOAD_SCRIPT = Path(__file__).with_name("load.py")
 # A server gets this long to answer its first request, and this long to stop after SIGTERM.
 START_TIMEOUT_S = 15.0
@@ -200,7 +201,7 @@ class LabRun:
                 False,
                 f"{len(left)} process(es) still running after it stopped: {described}",
                 "children must end with their parent: stop them on SIGTERM, and have the kernel kill them "
-                "if the parent dies (prctl PR_SET_PDEATHSIG, see servers/lifeline.py)",
+                "if the parent dies (prctl PR_SET_PDEATHSIG, see plumbing/lifeline.py)",
             )
         _kill(left)
         server.process.stop()

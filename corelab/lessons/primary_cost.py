@@ -49,6 +49,7 @@ from corelab.results import (
 from corelab.sampler import Sampler
 from corelab.scenarios import LOADTESTS, Scenario
 from corelab.variants import get_variant
+from plumbing.env import CONNECTION_TIMELINE
 from plumbing.procs import PROJECT_ROOT, ManagedProcess, free_port, wait_until_serving
 
 # Used only if neither the cluster's policy registry nor its config can be imported.
@@ -328,7 +329,7 @@ def run_one(
         primary = psutil.Process(proc.pid)
         workers = primary.children(recursive=True)
         sampler = Sampler({"server": proc.pid})
-        env = {"CORELAB_CONNECTION_TIMELINE": str(timeline_path)}
+        env = {CONNECTION_TIMELINE: str(timeline_path)}
         with start_locust(SCENARIO, url, load, run_dir, env) as locust:
             sampler.watch("generator", locust.pid)
             started_at = time.time()
