@@ -37,6 +37,7 @@ REDIS_SOURCE = "CORELAB_REDIS_SOURCE"  # where the run's Redis came from (REDIS_
 WORKER_COUNTS = "CORELAB_WORKER_COUNTS"  # the file responses per worker pid are written to
 CONNECTION_TIMELINE = "CORELAB_CONNECTION_TIMELINE"  # the file connections per tenth of a second go to
 CORES_UI = "CORELAB_CORES_UI"  # "0" turns off the Cores tab on Locust's web UI
+LIVE = "CORELAB_LIVE"  # forces the live per-core view in a notebook on or off (corelab.live_cores)
 
 # A scenario's parameters: ``bench(params=[{"rate": 1000}])`` hands {"rate": 1000} to Locust as
 # CORELAB_RATE (``scenario_param``). The ones the scenarios in loadtests/ read:
