@@ -7,8 +7,10 @@ is how busy that core was (0-100%). One Python process lights one row; a cluster
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
+import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.image import AxesImage
 
 from corelab.plots.common import GENERATOR_BUSY_PCT, labels_in_order, measured_window
 from corelab.results import Runs
@@ -19,6 +21,18 @@ def heatmap_title(runs: Runs) -> str:
     n_cores = int(runs.cores["core"].max()) + 1
     used = ", ".join(f"{r.label} {r.server_cpu_pct / 100:.1f}" for r in runs.summary.itertuples())
     return f"cores' worth of CPU each server used (of {n_cores}): {used}"
+
+
+def draw_cores(ax: Axes, cores: pd.DataFrame, n_cores: int) -> AxesImage:
+    """One heatmap on ``ax``: time across, a row per core named "core N", 0-100% busy."""
+    table = cores.pivot_table(index="core", columns="t", values="util_pct").reindex(range(n_cores))
+    t = table.columns.to_numpy()
+    extent = (t.min(), t.max(), n_cores - 0.5, -0.5) if len(t) else None
+    image = ax.imshow(
+        table.to_numpy(), aspect="auto", cmap="inferno", vmin=0, vmax=100, interpolation="nearest", extent=extent
+    )
+    ax.set_yticks(range(n_cores), [f"core {c}" for c in range(n_cores)])
+    return image
 
 
 def plot_core_heatmap(runs: Runs, *, title: str | None = None) -> Figure:
@@ -41,13 +55,7 @@ def plot_core_heatmap(runs: Runs, *, title: str | None = None) -> Figure:
     generator_marked = window_marked = False
     for ax, label in zip(axes[:, 0], labels, strict=True):
         cores = runs.cores[runs.cores["label"] == label]
-        table = cores.pivot_table(index="core", columns="t", values="util_pct")
-        t = table.columns.to_numpy()
-        extent = (t.min(), t.max(), n_cores - 0.5, -0.5) if len(t) else None
-        image = ax.imshow(
-            table.to_numpy(), aspect="auto", cmap="inferno", vmin=0, vmax=100, interpolation="nearest", extent=extent
-        )
-        ax.set_yticks(range(n_cores), [f"core {c}" for c in range(n_cores)])
+        image = draw_cores(ax, cores, n_cores)
         window = measured_window(runs, label)
         if window is not None:
             for edge in window:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
 import matplotlib.pyplot as plt
@@ -11,7 +10,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from corelab.plots.common import label_bars, labels_in_order
-from corelab.plots.cores import plot_core_heatmap
+from corelab.plots.cores import draw_cores
 from corelab.results import Runs
 
 if TYPE_CHECKING:
@@ -80,52 +79,70 @@ def plot_probe_latency(runs: Runs, *, title: str | None = None) -> Figure:
     return fig
 
 
+def speedup_title(result: ParallelResult) -> str:
+    """The claim in this run's numbers: the speed-up each mode got with as many workers as cores."""
+    k = result.cores_available
+    at = ", ".join(f"{mode} {result.speedup(mode, k):.2f}x" for mode in labels_in_order(result.table["mode"]))
+    return f"the same job on {k} workers ({k} cores), jobs/s over one worker's: {at}"
+
+
 def plot_speedup(result: ParallelResult, *, title: str | None = None) -> Figure:
     """Speed-up over one worker, and cores busy, against the number of workers, one line per mode."""
     table = result.table
-    fig, (ax, ax_busy) = plt.subplots(1, 2, figsize=(12, 4))
+    fig, (ax, ax_busy) = plt.subplots(1, 2, figsize=(12, 4.4))
     ks = sorted(table["workers"].unique())
     ideal = [min(k, result.cores_available) for k in ks]
     for axis, column, unit in ((ax, "speedup", "x"), (ax_busy, "cores_busy", "")):
-        axis.plot(ks, ideal, "k--", alpha=0.5, label=f"ideal on {result.cores_available} cores")
+        axis.plot(ks, ideal, "k--", alpha=0.5, label=f"the most {result.cores_available} cores can give")
+        last = {}
         for mode, data in table.groupby("mode", sort=False):
-            axis.plot(data["workers"], data[column], marker="o", label=mode)
-            last = data.iloc[-1]
-            axis.annotate(f"{last[column]:.2f}{unit}", (last["workers"], last[column]), xytext=(5, 0),
-                          textcoords="offset points", va="center", fontsize=8)  # fmt: skip
+            line = axis.plot(data["workers"], data[column], marker="o", label=mode)[0]
+            last[mode] = (float(data[column].iloc[-1]), line.get_color())
+        # End labels, nudged apart where two lines end close together.
+        placed: list[float] = []
+        for value, colour in sorted(last.values()):
+            y = max([value, *[p + 0.09 for p in placed if abs(p - value) < 0.09]])
+            placed.append(y)
+            axis.annotate(f"{value:.2f}{unit}", (ks[-1], y), xytext=(6, 0), textcoords="offset points", va="center",
+                          fontsize=8, color=colour)  # fmt: skip
         axis.set_xticks(ks)
         axis.set_xlabel("workers running the job at once")
         axis.set_ylim(0, max(ideal) + 0.6)
         axis.grid(alpha=0.3)
     ax.set_ylabel("jobs/s over one worker's")
     ax_busy.set_ylabel("CPU seconds used / wall seconds")
-    ax.legend(fontsize=8, loc="upper left")
+    handles, names = ax.get_legend_handles_labels()
+    fig.legend(handles, names, fontsize=8, loc="outside lower center", ncol=len(names), frameon=False)
     notes = "; ".join(f"{mode}: skipped" for mode in result.skipped)
-    ax.set_title(title or "speed-up: same job, more workers" + (f"\n({notes})" if notes else ""), fontsize=10)
+    ax.set_title("speed-up" + (f" ({notes})" if notes else ""), fontsize=10)
     ax_busy.set_title("cores busy with the jobs at once", fontsize=10)
-    fig.tight_layout()
+    fig.suptitle(title or speedup_title(result), fontsize=11)
+    fig.set_layout_engine("constrained")
     return fig
 
 
 def plot_parallel_cores(result: ParallelResult, *, title: str | None = None) -> Figure:
     """The per-core heatmap over the whole measurement, each step (mode, k workers) marked on it."""
-    # plot_core_heatmap reads only .summary["label"] and .cores: one "run" that spans every step.
-    label = "threads, processes, hashlib"
-    runs = SimpleNamespace(summary=pd.DataFrame({"label": [label]}), cores=result.cores.assign(label=label))
-    fig = plot_core_heatmap(runs, title=title)  # type: ignore[arg-type]
-    fig.set_size_inches(12, 3.2)
-    ax = fig.axes[0]
+    n_cores = int(result.cores["core"].max()) + 1
+    fig, ax = plt.subplots(figsize=(12, 1.6 + 0.45 * n_cores), layout="constrained")
+    image = draw_cores(ax, result.cores, n_cores)
+    fig.colorbar(image, ax=ax, label="core busy, %", fraction=0.03, pad=0.02)
     colours = dict(zip(result.raw["mode"].unique(), plt.cm.tab10.colors, strict=False))
     for row in result.raw.itertuples():
-        ax.axvspan(row.t_start, row.t_end, ymin=0.93, ymax=1.0, color=colours[row.mode], alpha=0.9)
+        ax.axvspan(row.t_start, row.t_end, ymin=1.0, ymax=1.12, color=colours[row.mode], alpha=0.9, clip_on=False)
         ax.axvline(row.t_start, color="white", lw=0.6, alpha=0.7)
         # The worker count, inside the strip (axes coordinates across the top, data coordinates along).
-        ax.text((row.t_start + row.t_end) / 2, 0.965, str(row.workers), ha="center", va="center", fontsize=6,
+        ax.text((row.t_start + row.t_end) / 2, 1.06, str(row.workers), ha="center", va="center", fontsize=7,
                 color="black", transform=ax.get_xaxis_transform())  # fmt: skip
     handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in colours.values()]
-    ax.legend(handles, list(colours), fontsize=7, loc="upper left", bbox_to_anchor=(0, -0.25), ncol=3)
-    ax.set_title("each core over time; the strip on top marks the mode, the number how many workers", fontsize=9,
-                 loc="left")  # fmt: skip
+    ax.legend(handles, list(colours), fontsize=8, loc="upper left", bbox_to_anchor=(0, -0.3), ncol=3, frameon=False)
+    ax.set_xlabel("seconds")
+    fig.suptitle(
+        title
+        or "each core over time: threads of pure Python fill one core's worth, processes and hashlib fill all\n"
+        "(the strip above: which mode ran, the number: how many workers at once)",
+        fontsize=10,
+    )
     return fig
 
 
@@ -146,7 +163,14 @@ def plot_task_latency(result: SpawnCostResult, *, title: str | None = None) -> F
     ax.set_xlim(right=data["latency_ms"].max() * 20)
     ax.set_xlabel("task latency, ms (log scale): ask for it -> hold its result")
     ax.grid(alpha=0.3, axis="x", which="both")
-    ax.set_title(title or "a tiny task: reused workers vs a new one per task", fontsize=10)
+    medians = {m: float(pd.Series(g).median()) for m, g in zip(modes, groups, strict=True)}
+    fast, slow = min(medians, key=medians.__getitem__), max(medians, key=medians.__getitem__)
+    ax.set_title(
+        title
+        or f"a tiny task's median latency: {medians[fast]:.2g} ms ({fast}) to {medians[slow]:.3g} ms ({slow}),"
+        f" {medians[slow] / medians[fast]:,.0f}x",
+        fontsize=10,
+    )
     fig.tight_layout()
     return fig
 
@@ -175,7 +199,10 @@ def plot_shared_counter(result: CounterResult, *, title: str | None = None) -> F
     ax_t.set_ylim(top=table["ns_per_op"].max() * 5)
     ax_t.set_ylabel("ns per increment (log)")
     ax_t.set_title("what exactness costs", fontsize=10)
-    if title:
-        fig.suptitle(title)
+    claim = "; ".join(
+        f"{r.mode} " + (f"lost {r.lost_pct:.0f}%" if r.lost else "exact") + f" at {r.ns_per_op:.0f} ns an increment"
+        for r in table.itertuples()
+    )
+    fig.suptitle(title or f"one counter, {int(table['processes'].iloc[0])} processes: {claim}", fontsize=11)
     fig.tight_layout()
     return fig
