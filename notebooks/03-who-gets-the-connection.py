@@ -123,8 +123,8 @@ print(f"one keep-alive client under rr: one worker served {top:.0%} of its reque
 # per connection, not capacity). Keep-alive clients pay it once per connection, not per request.
 
 # %%
-from corelab.plots import plot_primary_cost
 from corelab.lessons.primary_cost import run_primary_cost
+from corelab.plots import plot_primary_cost
 
 cost = run_primary_cost(policies=pick(None, ("shared", "rr")), node=not QUICK)
 print(cost.sentence())
