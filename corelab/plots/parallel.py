@@ -101,7 +101,7 @@ def plot_speedup(result: ParallelResult, *, title: str | None = None) -> Figure:
         # End labels, nudged apart where two lines end close together.
         placed: list[float] = []
         for value, colour in sorted(last.values()):
-            y = max([value, *[p + 0.09 for p in placed if abs(p - value) < 0.09]])
+            y = max([value, *[p + 0.12 for p in placed if abs(p - value) < 0.12]])
             placed.append(y)
             axis.annotate(f"{value:.2f}{unit}", (ks[-1], y), xytext=(6, 0), textcoords="offset points", va="center",
                           fontsize=8, color=colour)  # fmt: skip
@@ -139,8 +139,8 @@ def plot_parallel_cores(result: ParallelResult, *, title: str | None = None) -> 
     ax.set_xlabel("seconds")
     fig.suptitle(
         title
-        or "each core over time: threads of pure Python fill one core's worth, processes and hashlib fill all\n"
-        "(the strip above: which mode ran, the number: how many workers at once)",
+        or "each core over time, step by step: how many cores each mode kept busy\n"
+        "(the strip above: which mode ran; the number: how many workers at once)",
         fontsize=10,
     )
     return fig
