@@ -1,9 +1,13 @@
 """python -m corelab clean: stop every process the kit started that is still running.
 
-The kit's processes are found by the tag corelab.procs.ManagedProcess puts in their environment
-(CORELAB_KIT, inherited by whatever they start), never by name: a server someone started by hand
-is theirs, not the kit's. psutil reads the tag from /proc/PID/environ, the environment a process
-was *exec'd* with, so a tag set later with os.environ does not show there.
+The kit's processes are found by the tag ManagedProcess puts in their environment (CORELAB_KIT,
+inherited by whatever they start). psutil reads the tag from /proc/PID/environ, the environment a
+process was *exec'd* with, so a tag set later with os.environ does not show there.
+
+A class also starts the kit's programs by hand (``python -m servers.cluster``, ``locust -f
+loadtests/...``); those carry no tag, so they are recognised by their command line, parsed as the
+program would (corelab.hand_started), never by a loose match on a name; with them go their
+descendants (a cluster's workers and pool processes).
 
 Each process's group gets SIGTERM (the kit starts everything in a group of its own), then, after
 a grace period, SIGKILL. Never this process, its ancestors, their process groups, or another
@@ -16,11 +20,12 @@ import argparse
 import os
 import signal
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import psutil
 
-from corelab.procs import KIT_STARTER, KIT_TAG
+from corelab.hand_started import kit_program
+from plumbing.procs import KIT_STARTER, KIT_TAG
 
 DEFAULT_GRACE = 5.0
 
@@ -32,6 +37,7 @@ class KitProcess:
     command: str
     starter: str | None  # "<pid>@<start time>" of the process that started it
     stray: bool = False  # its starter has gone: left over from an earlier run
+    by_hand: str | None = None  # no tag: what its command line shows it is ("python -m servers.cluster")
 
     @property
     def pid(self) -> int:
@@ -77,10 +83,14 @@ def _starter_alive(starter: str | None) -> bool:
 
 
 def kit_processes(match: dict[str, str] | None = None) -> list[KitProcess]:
-    """Live processes of this user whose environment carries the kit's tag (and ``match``, if given)."""
+    """Live processes of this user that are the kit's (and have ``match`` in their environment, if given).
+
+    The kit's: tagged, or one of its programs started by hand, or a descendant of one of those.
+    """
     protected = protected_pids()
     uid = os.getuid()
     found: list[KitProcess] = []
+    untagged: dict[int, KitProcess] = {}  # candidates for "a descendant of a program started by hand"
     for proc in psutil.process_iter(["uids", "status", "cmdline"]):
         if proc.pid in protected or proc.info["status"] == psutil.STATUS_ZOMBIE:
             continue
@@ -92,9 +102,25 @@ def kit_processes(match: dict[str, str] | None = None) -> list[KitProcess]:
             pgid = os.getpgid(proc.pid)
         except (psutil.Error, OSError):
             continue
-        if KIT_TAG not in env or any(env.get(name) != value for name, value in (match or {}).items()):
+        if any(env.get(name) != value for name, value in (match or {}).items()):
             continue
-        found.append(KitProcess(proc, pgid, short_command(proc.info["cmdline"] or []), env.get(KIT_STARTER)))
+        command = short_command(proc.info["cmdline"] or [])
+        if KIT_TAG in env:
+            found.append(KitProcess(proc, pgid, command, env.get(KIT_STARTER)))
+            continue
+        program = kit_program(proc)
+        if program is not None:
+            found.append(KitProcess(proc, pgid, command, None, by_hand=program))
+        else:
+            untagged[proc.pid] = KitProcess(proc, pgid, command, None)
+    for kp in [kp for kp in found if kp.by_hand]:
+        try:
+            descendants = kp.proc.children(recursive=True)
+        except psutil.Error:
+            continue
+        for child in descendants:
+            if (extra := untagged.pop(child.pid, None)) is not None:
+                found.append(replace(extra, by_hand=f"started by {kp.by_hand}"))
     return _mark_strays(found)
 
 
@@ -112,7 +138,8 @@ def _mark_strays(found: list[KitProcess]) -> list[KitProcess]:
                 memo[kp.pid] = not _starter_alive(kp.starter)
         return memo[kp.pid]
 
-    return [KitProcess(kp.proc, kp.pgid, kp.command, kp.starter, stray(kp)) for kp in found]
+    # A program started by hand has no starter to ask: no run of the kit owns it, so it is a stray.
+    return [replace(kp, stray=stray(kp)) for kp in found]
 
 
 def _created(proc: psutil.Process) -> str:
@@ -202,7 +229,18 @@ def run_clean(args: argparse.Namespace) -> int:
     results = stop_all(targets, args.grace)
     for result in results:
         verb = "NOT stopped" if result.how.startswith("still") else "stopped"
-        print(f"{verb} {result.kit.pid:>7}  {result.kit.command}  ({result.how})")
+        by_hand = f"; no tag: {result.kit.by_hand}" if result.kit.by_hand else ""
+        print(f"{verb} {result.kit.pid:>7}  {result.kit.command}  ({result.how}{by_hand})")
     failed = sum(r.how.startswith("still") for r in results)
-    print(f"clean: stopped {len(results) - failed} process{'es' if len(results) - failed != 1 else ''} the kit started")
+    stopped = len(results) - failed
+    by_hand = sum(1 for r in results if r.kit.by_hand and not r.how.startswith("still"))
+    if by_hand:
+        started = stopped - by_hand
+        print(f"clean: stopped {_count(stopped)}: {started} the kit started, {by_hand} of the kit's started by hand")
+    else:
+        print(f"clean: stopped {_count(stopped)} the kit started")
     return 1 if failed else 0
+
+
+def _count(n: int) -> str:
+    return f"{n} process{'es' if n != 1 else ''}"

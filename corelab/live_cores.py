@@ -24,14 +24,13 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-import PIL.Image
 import psutil
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
 LIVE_ENV = "CORELAB_LIVE"
 LiveChoice = bool | Literal["auto"]
@@ -148,7 +147,7 @@ class LiveCores:
         self._handle = display(self._bundle(self._png_of_figure()), raw=True, display_id=True)
         # The layout is settled now: later frames only blit the image onto this background.
         self._fig.set_layout_engine("none")
-        self._background = self._fig.canvas.copy_from_bbox(self._fig.bbox)
+        self._capture_background()
         # ipykernel 7 keeps the parent request in a context variable: the thread runs in a copy of
         # this cell's context so its updates land under this cell, not whichever one runs next.
         context = contextvars.copy_context()
@@ -179,6 +178,10 @@ class LiveCores:
         """This view's CPU, in % of one core, over the time it was live."""
         return 100.0 * self.cpu_s / self.wall_s if self.wall_s else 0.0
 
+    def cost_line(self) -> str:
+        """What the view cost, said after the run like the sampler's overhead: the kit measures itself."""
+        return f"live view: {self.updates} updates, {self.cpu_pct:.1f}% of a core"
+
     # -- the updating thread -----------------------------------------------------------------
 
     def _run(self) -> None:
@@ -201,12 +204,22 @@ class LiveCores:
         # Each column covers the second before its tick.
         self._image.set_data(grid)
         self._image.set_extent((self._times[0] - self.interval, self._times[-1], grid.shape[0] - 0.5, -0.5))
+        if self._times[-1] > self._ax.get_xlim()[1]:
+            # A run longer than expected: a wider time axis, once in a while, so the picture keeps growing.
+            self._ax.set_xlim(0, self._times[-1] * 1.25)
+            self._capture_background()
         # Blit: the axes, ticks, colour bar and title were drawn once; only the image is new. (A title
         # that changed each second would cost as much again as the rest of the frame: matplotlib
         # lays text out anew each draw.)
         self._fig.canvas.restore_region(self._background)
         self._ax.draw_artist(self._image)
         self._publish(self._png_of_canvas())
+
+    def _capture_background(self) -> None:
+        self._image.set_visible(False)
+        self._fig.canvas.draw()
+        self._background = self._fig.canvas.copy_from_bbox(self._fig.bbox)
+        self._image.set_visible(True)
 
     def _halt(self) -> None:
         if self._thread is not None and self._thread.is_alive():
@@ -234,17 +247,32 @@ class LiveCores:
     def _png_of_canvas(self) -> bytes:
         # Encode what is on the canvas as it is: savefig would draw the whole figure again.
         # Fast zlib level: the image is mostly flat colour and is sent once.
+        import PIL.Image  # matplotlib's own dependency; imported here, like matplotlib, only when live
+
         png = io.BytesIO()
         PIL.Image.fromarray(np.asarray(self._fig.canvas.buffer_rgba())).save(png, format="png", compress_level=1)
         return png.getvalue()
 
 
-def _make_figure(n_cores: int, expected_s: float) -> tuple[Figure, Any, Any]:
+@contextmanager
+def live_cores(enabled: bool, title: str, *, expected_s: float) -> Iterator[LiveCores | None]:
+    """A LiveCores around a run when ``enabled`` (see ``live_wanted``), else nothing."""
+    if not enabled:
+        yield None
+        return
+    with LiveCores(title, expected_s=expected_s) as view:
+        yield view
+
+
+def _make_figure(n_cores: int, expected_s: float) -> tuple[Any, Any, Any]:
     """The one figure every update redraws: plot_core_heatmap's colours and scale, one row per core.
 
     A bare Figure, not pyplot's: the inline backend shows pyplot's open figures at the end of a
-    cell, and this one is already on screen.
+    cell, and this one is already on screen. Imported here: a run that is not live never loads matplotlib.
     """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     fig = Figure(figsize=(8, 0.9 + 0.35 * n_cores), dpi=DPI, layout="constrained")
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()

@@ -136,3 +136,95 @@ def test_doctor_names_a_busy_port_and_who_holds_it() -> None:
 def listening(port: int) -> bool:
     with socket.socket() as sock:
         return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+# Bystanders clean must leave alone: a python whose -c code is followed by words that look like
+# the kit's command line (they are its arguments), and a python -m http.server run in the kit's folder.
+LOOKALIKE = [sys.executable, "-c", "import time; time.sleep(120)", "-m", "servers.single"]
+
+
+def started_by_hand(argv: list[str], log: Path) -> subprocess.Popen[bytes]:
+    """As a person starts a program in a terminal: a job of its own, no kit tag, from the kit's folder."""
+    env = {name: value for name, value in os.environ.items() if not name.startswith(KIT_TAG)}
+    with open(log, "wb") as out:
+        return subprocess.Popen(
+            argv, cwd=PROJECT_ROOT, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+
+
+@pytest.fixture
+def by_hand(tmp_path: Path) -> Iterator[dict[str, subprocess.Popen[bytes]]]:
+    port, other_port = free_port(), free_port()
+    locust = str(Path(sys.executable).parent / "locust")
+    started = {
+        "cluster": started_by_hand(
+            python_module("servers.cluster", "--port", str(port), "--workers", "2"), tmp_path / "cluster.log"
+        ),
+        "locust": started_by_hand(
+            [
+                locust,
+                "-f",
+                "loadtests/cpu.py",
+                "--headless",
+                "-u",
+                "1",
+                "-r",
+                "1",
+                "-t",
+                "60s",
+                "--host",
+                f"http://127.0.0.1:{port}",
+            ],
+            tmp_path / "locust.log",
+        ),
+        "lookalike": started_by_hand(LOOKALIKE, tmp_path / "lookalike.log"),
+        "http.server": started_by_hand(
+            [sys.executable, "-m", "http.server", "--bind", "127.0.0.1", str(other_port)], tmp_path / "http.log"
+        ),
+    }
+    try:
+        wait_for(lambda: "cluster ready" in (tmp_path / "cluster.log").read_text(), 30, "the cluster started by hand")
+        wait_for(lambda: len(psutil.Process(started["cluster"].pid).children()) >= 2, 10, "the cluster's workers")
+        yield started
+    finally:
+        for popen in started.values():
+            if popen.poll() is None:
+                os.killpg(popen.pid, 9)
+            popen.wait()
+
+
+def test_clean_stops_the_kits_programs_started_by_hand_and_nothing_else(
+    by_hand: dict[str, subprocess.Popen[bytes]],
+) -> None:
+    only = f"{OWNER_VAR}={os.environ[OWNER_VAR]}"
+    cluster, locust = by_hand["cluster"], by_hand["locust"]
+    workers = [p.pid for p in psutil.Process(cluster.pid).children(recursive=True)]
+    for popen in by_hand.values():
+        assert KIT_TAG not in psutil.Process(popen.pid).environ()
+
+    before = corelab("doctor", "--only", only)
+    for pid in (cluster.pid, locust.pid, *workers):
+        assert f"stray pid {pid}: " in before.stdout, before.stdout
+    for name in ("lookalike", "http.server"):
+        assert str(by_hand[name].pid) not in before.stdout, before.stdout
+
+    stopped = corelab("clean", "--only", only, "--grace", "3")
+    assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+    said = stopped.stdout
+    assert re.search(
+        rf"^stopped +{cluster.pid}  python\S* -m servers.cluster .*no tag: python -m servers.cluster\)$", said, re.M
+    )
+    assert re.search(
+        rf"^stopped +{locust.pid}  python\S* .*locust -f loadtests/cpu.py .*no tag: locust -f loadtests\)$", said, re.M
+    )
+    for pid in workers:
+        assert re.search(rf"^stopped +{pid}  .*\(SIGTERM; no tag: ", said, re.M), said
+    n = 2 + len(workers)
+    assert said.splitlines()[-1] == f"clean: stopped {n} processes: 0 the kit started, {n} of the kit's started by hand"
+    assert cluster.wait(5) is not None and locust.wait(5) is not None
+    assert not any(alive(pid) for pid in workers)
+    # The bystanders are untouched.
+    assert by_hand["lookalike"].poll() is None and by_hand["http.server"].poll() is None
+    for name in ("lookalike", "http.server"):
+        assert str(by_hand[name].pid) not in said
