@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+from corelab.live_cores import LiveChoice, live_cores, live_wanted
 from corelab.loadgen import LoadConfig, read_locust_results, start_locust, steady_rps, wait_for_locust
 from corelab.results import (
     GENERATOR_BOUND_PCT,
@@ -105,6 +106,7 @@ def bench(
     out: str | Path | None = None,
     progress: TextIO | None = sys.stdout,
     redis: bool = False,
+    live: LiveChoice = "auto",
 ) -> Runs:
     """Run each variant under the same Locust load and return the runs as tables.
 
@@ -114,7 +116,10 @@ def bench(
     in it are kept, and the returned tables and summary.csv cover them all.
     ``redis=True`` gives the runs a real Redis (REDIS_URL, else one started for this call and
     stopped after); the server and Locust find it in CORELAB_REDIS_URL.
+    ``live`` shows each run's per-core heatmap growing in JupyterLab while it goes (corelab.live_cores):
+    "auto" where a person looks at a notebook, not in headless runs or scripts; True or False to choose.
     """
+    show_live = live_wanted(live)  # decided before anything starts: a bad value costs no run
     specs = plan(variants, workers, policies, scenario, seconds, users, params)
     root = Path(out) if out else new_results_dir()
     root.mkdir(parents=True, exist_ok=True)
@@ -129,7 +134,7 @@ def bench(
                 f"[{i - first + 1}/{len(specs)}] {spec.label}: {spec.scenario.name}, "
                 f"{spec.load.users} users, {spec.load.seconds:g} s",
             )
-            row = run_one(spec, run_dir, f"{i:02d}-{spec.slug}", machine, progress, env)
+            row = run_one(spec, run_dir, f"{i:02d}-{spec.slug}", machine, progress, env, live=show_live)
             bound = "  (generator-bound)" if row["generator_bound"] else ""
             _say(
                 progress, f"      {row['rps']:.1f} req/s, p99 {row['p99_ms']:.0f} ms, {row['failures']} failures{bound}"
@@ -139,7 +144,14 @@ def bench(
 
 
 def run_one(
-    spec: RunSpec, run_dir: Path, run_id: str, machine: dict, progress: TextIO | None, env: dict | None = None
+    spec: RunSpec,
+    run_dir: Path,
+    run_id: str,
+    machine: dict,
+    progress: TextIO | None,
+    env: dict | None = None,
+    *,
+    live: bool = False,
 ) -> dict:
     run_dir.mkdir(parents=True, exist_ok=True)
     port = free_port()
@@ -154,10 +166,15 @@ def run_one(
             sampler.watch("generator", locust.pid)
             started_at = time.time()
             sampler.start()
-            try:
-                wait_for_locust(locust, spec.load.seconds, progress)
-            finally:
-                samples = sampler.stop()
+            # Locust's start-up comes on top of the run's seconds: the live time axis allows for it.
+            with live_cores(live, spec.label, expected_s=spec.load.seconds + 2) as view:
+                try:
+                    wait_for_locust(locust, spec.load.seconds, progress)
+                finally:
+                    samples = sampler.stop()
+                if view is not None:
+                    view.finish(samples.cores)
+                    _say(progress, f"      {view.cost_line()}")
     return _store(spec, run_dir, run_id, machine, samples, started_at)
 
 
