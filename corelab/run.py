@@ -1,7 +1,9 @@
 """One benchmark run, and a series of them: start a variant, load it, sample, stop, store.
 
 Every process started here lives in its own process group and is stopped on success, on
-error and on Ctrl-C (KeyboardInterrupt unwinds through the ``with`` blocks).
+error and on Ctrl-C (KeyboardInterrupt unwinds through the ``with`` blocks). What should happen
+during the load (a restart, a SIGKILL, Redis stopped) is a callback handed to ``run_one``
+(corelab.during); every run, disrupted or not, writes the same folder.
 """
 
 from __future__ import annotations
@@ -14,10 +16,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+from corelab.during import During, during_load
 from corelab.live_cores import LiveChoice, live_cores, live_wanted
-from corelab.loadgen import LoadConfig, read_locust_results, start_locust, steady_rps, wait_for_locust
+from corelab.loadgen import (
+    LoadConfig,
+    generator_bound,
+    generator_processes,
+    label_generator_roles,
+    measured_rps,
+    read_locust_results,
+    start_locust,
+    wait_for_locust,
+)
 from corelab.results import (
-    GENERATOR_BOUND_PCT,
     Runs,
     load_runs,
     machine_info,
@@ -44,14 +55,22 @@ class RunSpec:
     load: LoadConfig
     # Scenario settings, handed to Locust as CORELAB_<NAME> environment variables.
     params: tuple[tuple[str, str], ...] = ()
+    # What the run is called where the variant's name would not say it (e.g. "a worker SIGKILLed").
+    title: str | None = None
+    # Arguments added to the server's command line (e.g. the cluster's --restart mode).
+    server_args: tuple[str, ...] = ()
 
     @property
     def label(self) -> str:
+        if self.title:
+            return self.title
         label = self.variant.name
         if self.variant.multi_worker:
             label += f" x{self.workers} ({self.policy})"
         if self.params:
             label += " " + " ".join(f"{k}={v}" for k, v in self.params)
+        if self.load.generators > 1:
+            label += f" {self.load.generators} generators"
         return label
 
     @property
@@ -60,6 +79,8 @@ class RunSpec:
         if self.variant.multi_worker:
             parts += [f"w{self.workers}", str(self.policy)]
         parts += [f"{k}-{v}" for k, v in self.params]
+        if self.load.generators > 1:
+            parts.append(f"g{self.load.generators}")
         return "-".join([*parts, self.scenario.name])
 
     @property
@@ -75,10 +96,11 @@ def plan(
     seconds: float,
     users: int | None,
     params: Sequence[dict[str, str]] = ({},),
+    generators: int = 1,
 ) -> list[RunSpec]:
     """The runs a bench call stands for: each variant, once per policy it takes, once per params."""
     scen = get_scenario(scenario)
-    load = LoadConfig(users=users or scen.users, seconds=seconds, ramp_s=scen.ramp_s)
+    load = LoadConfig(users=users or scen.users, seconds=seconds, ramp_s=scen.ramp_s, generators=generators)
     specs = []
     for name in variants:
         variant = get_variant(name)
@@ -106,6 +128,7 @@ def bench(
     out: str | Path | None = None,
     progress: TextIO | None = sys.stdout,
     redis: bool = False,
+    generators: int = 1,
     live: LiveChoice = "auto",
 ) -> Runs:
     """Run each variant under the same Locust load and return the runs as tables.
@@ -116,11 +139,13 @@ def bench(
     in it are kept, and the returned tables and summary.csv cover them all.
     ``redis=True`` gives the runs a real Redis (REDIS_URL, else one started for this call and
     stopped after); the server and Locust find it in CORELAB_REDIS_URL.
+    ``generators=K`` (K > 1) sends the load from K Locust worker processes under a master
+    (corelab.loadgen); each one's CPU is recorded and any one past 80% of a core marks the run.
     ``live`` shows each run's per-core heatmap growing in JupyterLab while it goes (corelab.live_cores):
     "auto" where a person looks at a notebook, not in headless runs or scripts; True or False to choose.
     """
     show_live = live_wanted(live)  # decided before anything starts: a bad value costs no run
-    specs = plan(variants, workers, policies, scenario, seconds, users, params)
+    specs = plan(variants, workers, policies, scenario, seconds, users, params, generators)
     root = Path(out) if out else new_results_dir()
     root.mkdir(parents=True, exist_ok=True)
     machine = machine_info()
@@ -152,11 +177,17 @@ def run_one(
     env: dict | None = None,
     *,
     live: bool = False,
+    during: During | None = None,
 ) -> dict:
+    """Start the server, load it, sample, stop, store; return the summary row.
+
+    ``during`` is what should happen while the load goes (corelab.during): it gets the live server
+    and the run's clock, and what it records goes to meta.json's ``events``.
+    """
     run_dir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    command = spec.variant.command(port, spec.workers, spec.policy)
+    command = [*spec.variant.command(port, spec.workers, spec.policy), *spec.server_args]
     # The server gets the run's settings too (e.g. CORELAB_STATE=redis), and ``env`` (e.g. the Redis).
     env = {**spec.locust_env, **(env or {})}
     with ManagedProcess(command, log_path=run_dir / "server.log", env=env) as server:
@@ -167,7 +198,10 @@ def run_one(
             started_at = time.time()
             sampler.start()
             # Locust's start-up comes on top of the run's seconds: the live time axis allows for it.
-            with live_cores(live, spec.label, expected_s=spec.load.seconds + 2) as view:
+            with (
+                during_load(during, server, url, started_at) as live_run,
+                live_cores(live, spec.label, expected_s=spec.load.seconds + 2) as view,
+            ):
                 try:
                     wait_for_locust(locust, spec.load.seconds, progress)
                 finally:
@@ -175,12 +209,21 @@ def run_one(
                 if view is not None:
                     view.finish(samples.cores)
                     _say(progress, f"      {view.cost_line()}")
-    return _store(spec, run_dir, run_id, machine, samples, started_at)
+    return _store(spec, run_dir, run_id, machine, samples, started_at, live_run.events)
 
 
-def _store(spec: RunSpec, run_dir: Path, run_id: str, machine: dict, samples: Samples, started_at: float) -> dict:
+def _store(
+    spec: RunSpec,
+    run_dir: Path,
+    run_id: str,
+    machine: dict,
+    samples: Samples,
+    started_at: float,
+    events: list[dict],
+) -> dict:
     stats, history, counts = read_locust_results(run_dir)
     samples.cores.to_csv(run_dir / "cores.csv", index=False)
+    samples.procs = label_generator_roles(samples.procs, run_dir)
     samples.procs.to_csv(run_dir / "procs.csv", index=False)
     agg = stats[stats["Name"] == "Aggregated"].iloc[0]
 
@@ -193,6 +236,7 @@ def _store(spec: RunSpec, run_dir: Path, run_id: str, machine: dict, samples: Sa
     per_tick = window.groupby(["group", "t"])["cpu_pct"].sum().groupby("group").mean()
     server_cpu = float(per_tick.get("server", 0.0))
     generator_cpu = float(per_tick.get("generator", 0.0))
+    generators = generator_processes(run_dir, window)
     shares = sorted(counts.values())
     row = {
         "run": run_id,
@@ -206,12 +250,14 @@ def _store(spec: RunSpec, run_dir: Path, run_id: str, machine: dict, samples: Sa
         "seconds": spec.load.seconds,
         "requests": int(agg["Request Count"]),
         "failures": int(agg["Failure Count"]),
-        "rps": round(steady_rps(history, spec.load.ramp_s), 2),
+        "rps": round(measured_rps(run_dir, history, spec.load), 2),
         "p50_ms": float(agg["50%"]),
         "p99_ms": float(agg["99%"]),
         "server_cpu_pct": round(server_cpu, 1),
         "generator_cpu_pct": round(generator_cpu, 1),
-        "generator_bound": generator_cpu > GENERATOR_BOUND_PCT,
+        "generators": spec.load.generators,
+        "generator_max_cpu_pct": max((p["cpu_pct"] for p in generators if p["role"] != "master"), default=0.0),
+        "generator_bound": generator_bound(generators),
         "worker_max_min": round(shares[-1] / shares[0], 3) if len(shares) > 1 and shares[0] else None,
         "sampler_overhead_pct": round(samples.overhead_pct, 2),
     }
@@ -226,7 +272,10 @@ def _store(spec: RunSpec, run_dir: Path, run_id: str, machine: dict, samples: Sa
         "users": spec.load.users,
         "seconds": spec.load.seconds,
         "sampler_started_at": started_at,
+        # What a ``during`` callback did, on the run's clock: [{"t": 12.0, "what": "SIGHUP to the primary"}].
+        "events": events,
         "machine": machine,
+        "generators": generators,
         "summary": row,
     }
     write_json(run_dir / "meta.json", meta)

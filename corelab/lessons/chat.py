@@ -15,20 +15,22 @@ from __future__ import annotations
 
 import json
 import sys
-import threading
-import time
 from pathlib import Path
 from typing import TextIO
 
 import pandas as pd
 
+from corelab.during import During, LiveRun
 from corelab.results import Runs, load_runs, machine_info, new_results_dir, stored_summaries, write_summary
 from corelab.run import plan, run_one
+from plumbing import env
 from plumbing.redis_server import RedisServer, redis_server
 
 DELIVERY_NAMES = {"delivered (same worker)": "same worker", "delivered (other worker)": "other worker"}
 CONNECT_NAME = "socketio connect"
 PERCENTILES = {"50%": "p50_ms", "90%": "p90_ms", "99%": "p99_ms", "99.9%": "p99_9_ms"}
+# The events a Redis outage records on the run's clock (corelab.during).
+REDIS_STOPPED, REDIS_STARTED = "Redis stopped", "Redis started"
 # loadtests/chat.py judges a message lost this many seconds after it was sent (CORELAB_LOST_AFTER).
 LOST_AFTER_S = 3.0
 
@@ -125,12 +127,13 @@ def delivery_history(runs: Runs) -> pd.DataFrame:
 
 
 def outages(runs: Runs) -> pd.DataFrame:
-    """The Redis outages staged in the runs (from their outage.json): run, label, down_t, up_t."""
+    """The Redis outages staged in the runs (from their events): run, label, down_t, up_t."""
     rows = []
-    for row in runs.summary.itertuples():
-        path = Path(runs.root) / row.run / "outage.json"
-        if path.exists():
-            rows.append({"run": row.run, "label": row.label, **json.loads(path.read_text())})
+    for (run, label), events in runs.events.groupby(["run", "label"], sort=False):
+        down = events[events["what"] == REDIS_STOPPED]["t"]
+        up = events[events["what"] == REDIS_STARTED]["t"]
+        if len(down) and len(up):
+            rows.append({"run": run, "label": label, "down_t": float(down.iloc[0]), "up_t": float(up.iloc[0])})
     return pd.DataFrame(rows, columns=["run", "label", "down_t", "up_t"])
 
 
@@ -172,47 +175,36 @@ def redis_outage(
     """Run the chat scenario on ``pubsub`` and stop its Redis ``down_at`` s into the load for ``down_for`` s.
 
     The Redis is one the kit starts (it must be able to stop it), so REDIS_URL is not used.
-    The outage's start and end, in seconds on the run's clock, go to the run's outage.json.
+    The outage's start and end, on the run's clock, are the run's events (``outages`` reads them).
     """
     spec = plan(["pubsub"], workers, None, "chat", seconds, users)[0]
     root = Path(out) if out else new_results_dir("outage")
     root.mkdir(parents=True, exist_ok=True)
     first = len(stored_summaries(root)) + 1
     run_id = f"{first:02d}-{spec.slug}-outage"
-    run_dir = root / run_id
-    run_dir.mkdir(parents=True, exist_ok=True)
     with redis_server(progress=progress) as store:
         if not store.owned:
             raise RuntimeError("redis_outage needs a Redis it can stop: unset REDIS_URL")
-        stager = threading.Thread(target=_stage_outage, args=(store, run_dir, down_at, down_for), daemon=True)
-        stager.start()
         if progress is not None:
             print(f"[{first}] {spec.label}: chat, Redis down from {down_at:g} s for {down_for:g} s", file=progress)
-        row = run_one(spec, run_dir, run_id, machine_info(), progress, {"CORELAB_REDIS_URL": store.url})
-        stager.join(timeout=down_at + down_for + 15)
+        outage = _redis_down(store, down_at, down_for)
+        row = run_one(spec, root / run_id, run_id, machine_info(), progress, {env.REDIS_URL: store.url}, during=outage)
     write_summary(root)
     if progress is not None:
         print(f"      {row['requests']} deliveries and handshakes, {row['failures']} failed", file=progress)
     return load_runs(root)
 
 
-def _stage_outage(store: RedisServer, run_dir: Path, down_at: float, down_for: float) -> None:
-    # The load starts when Locust does, and Locust's log file appears when it starts.
-    deadline = time.monotonic() + 60
-    while not (run_dir / "locust.log").exists():
-        if time.monotonic() > deadline:
+def _redis_down(store: RedisServer, down_at: float, down_for: float) -> During:
+    """The callback for ``run_one``: stop the Redis at ``down_at`` on the run's clock, start it ``down_for`` s later."""
+
+    def outage(run: LiveRun) -> None:
+        if not run.wait_until(down_at):
             return
-        time.sleep(0.05)
-    time.sleep(down_at)
-    down = time.time()
-    store.stop()
-    time.sleep(down_for)
-    store.start()
-    up = time.time()
-    # Written on the run's clock once meta.json (which holds it) exists.
-    deadline = time.monotonic() + 120
-    while not (run_dir / "meta.json").exists() and time.monotonic() < deadline:
-        time.sleep(0.2)
-    if (run_dir / "meta.json").exists():
-        started = json.loads((run_dir / "meta.json").read_text())["sampler_started_at"]
-        (run_dir / "outage.json").write_text(json.dumps({"down_t": down - started, "up_t": up - started}) + "\n")
+        run.record(REDIS_STOPPED)
+        store.stop()
+        if run.wait_until(run.clock() + down_for):
+            store.start()
+            run.record(REDIS_STARTED)
+
+    return outage

@@ -8,7 +8,8 @@ crash costs while Locust keeps sending requests.
   per second, and which worker pids served in each second.
 - ``respawn_times``: SIGKILL a worker, time until its replacement reports serving.
 
-Every run is stored in a folder (Locust CSVs, server log, meta.json), as corelab.run does.
+Every run is corelab.run's run: a restart or a crash is a callback handed to ``run_one``, and
+what it did is in the run's meta.json (``events``).
 """
 
 from __future__ import annotations
@@ -20,18 +21,15 @@ import signal
 import sys
 import time
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TextIO
 
 import pandas as pd
-import psutil
 
-from corelab.loadgen import LoadConfig, read_locust_results, start_locust, wait_for_locust
-from corelab.results import Runs, machine_info, new_results_dir, per_second, write_json
-from corelab.run import bench
-from corelab.scenarios import Scenario, get_scenario
-from corelab.variants import get_variant
+from corelab.during import During, LiveRun
+from corelab.results import Runs, load_runs, machine_info, new_results_dir, write_summary
+from corelab.run import bench, plan, run_one
 from plumbing.procs import ManagedProcess, free_port, python_module, wait_until_serving
 from servers.cluster.policies import DEFAULT_POLICY
 
@@ -129,11 +127,24 @@ DISRUPTIONS = {
 
 @dataclass
 class RestartRuns:
-    root: Path
+    runs: Runs  # the runs as stored, read like any other (their events included)
     summary: pd.DataFrame  # run, label, kind, requests, failures, failed_pct, errors
-    history: pd.DataFrame  # run, label, t, rps, failures_per_s
-    timeline: pd.DataFrame  # run, label, t, pid, responses
-    events: pd.DataFrame  # run, label, t, what
+
+    @property
+    def root(self) -> Path:
+        return self.runs.root
+
+    @property
+    def history(self) -> pd.DataFrame:  # run, label, t, rps, failures_per_s
+        return self.runs.history[["run", "label", "t", "rps", "failures_per_s"]]
+
+    @property
+    def timeline(self) -> pd.DataFrame:  # run, label, t, pid, responses
+        return self.runs.worker_timeline
+
+    @property
+    def events(self) -> pd.DataFrame:  # run, label, t, what
+        return self.runs.events
 
     def __repr__(self) -> str:
         return self.summary.to_string(index=False)
@@ -158,119 +169,64 @@ def restart_under_load(
     """
     root = Path(out) if out else new_results_dir("restarts")
     root.mkdir(parents=True, exist_ok=True)
-    scen = get_scenario(scenario)
-    load = LoadConfig(users=users or scen.users, seconds=seconds, ramp_s=scen.ramp_s)
-    moments = at or (seconds / 2,)
+    moments = sorted(at or (seconds / 2,))
     machine = machine_info()
     for i, kind in enumerate(kinds, start=1):
         disruption = DISRUPTIONS[kind]
+        policies = [policy] if disruption.variant == "cluster" else None
+        spec = plan([disruption.variant], workers, policies, scenario, seconds, users)[0]
+        restart = ("--restart", disruption.restart) if disruption.restart else ()
+        spec = replace(spec, title=disruption.label, server_args=restart)
         run = f"{i:02d}-{kind}"
         if progress:
             print(
-                f"[{i}/{len(kinds)}] {disruption.label}: {scenario}, {load.users} users, {seconds:g} s", file=progress
+                f"[{i}/{len(kinds)}] {disruption.label}: {scenario}, {spec.load.users} users, {seconds:g} s",
+                file=progress,
             )
-        row = _run_disrupted(disruption, run, root / run, workers, policy, scen, load, moments, machine)
+        row = run_one(spec, root / run, run, machine, progress, during=_disrupt_at(disruption, moments))
         if progress:
             print(f"      {row['requests']} requests, {row['failures']} failed", file=progress, flush=True)
-    return load_restart_runs(root)
+    write_summary(root)
+    return restart_runs(load_runs(root))
 
 
-def _server_command(disruption: Disruption, port: int, workers: int, policy: str) -> tuple[list[str], str | None]:
-    variant = get_variant(disruption.variant)
-    argv = variant.command(port, workers, policy if variant.name == "cluster" else None)
-    if disruption.restart:
-        argv += ["--restart", disruption.restart]
-    return argv, variant.ready_line
+def _disrupt_at(disruption: Disruption, moments: list[float]) -> During:
+    """The callback for ``run_one``: at each moment on the run's clock, SIGHUP the primary or SIGKILL a worker."""
+
+    def disrupt(run: LiveRun) -> None:
+        for moment in moments:
+            if not run.wait_until(moment):
+                return
+            if disruption.action == "hup":
+                os.kill(run.pid, signal.SIGHUP)
+                run.record("SIGHUP to the primary")
+            else:
+                victim = min(run.worker_pids())
+                os.kill(victim, signal.SIGKILL)
+                run.record(f"SIGKILL to worker {victim}")
+
+    return disrupt
 
 
-def _run_disrupted(
-    disruption: Disruption,
-    run: str,
-    run_dir: Path,
-    workers: int,
-    policy: str,
-    scen: Scenario,
-    load: LoadConfig,
-    moments: tuple[float, ...],
-    machine: dict,
-) -> dict:
-    run_dir.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    argv, ready_line = _server_command(disruption, port, workers, policy)
-    events = []
-    with ManagedProcess(argv, log_path=run_dir / "server.log") as server:
-        wait_until_serving(f"{url}/health", server, ready_line=ready_line)
-        _wait_for_workers(server.pid, workers)
-        started = time.time()
-        with start_locust(scen, url, load, run_dir) as locust:
-            for moment in sorted(moments):
-                time.sleep(max(0.0, started + moment - time.time()))
-                events.append({"t": round(time.time() - started, 3), "what": _disrupt(disruption, server.pid)})
-            wait_for_locust(locust, load.seconds)
-    stats, _history, _counts = read_locust_results(run_dir)
-    agg = stats[stats["Name"] == "Aggregated"].iloc[0]
-    failures_path = run_dir / "locust_failures.csv"
-    errors = {}
-    if failures_path.exists():
-        failed = pd.read_csv(failures_path)
-        errors = {str(r.Error)[:80]: int(r.Occurrences) for r in failed.itertuples()}
-    requests, failures = int(agg["Request Count"]), int(agg["Failure Count"])
-    row = {
-        "run": run, "label": disruption.label, "kind": disruption.name, "requests": requests,
-        "failures": failures, "failed_pct": round(100 * failures / max(1, requests), 3),
-        "errors": "; ".join(f"{n} x {e}" for e, n in errors.items()),
-    }  # fmt: skip
-    write_json(
-        run_dir / "meta.json",
-        {
-            "run": run, "label": disruption.label, "kind": disruption.name, "workers": workers, "policy": policy,
-            "scenario": scen.name, "users": load.users, "seconds": load.seconds, "started_at": started,
-            "events": events, "machine": machine, "summary": row,
-        },
-    )  # fmt: skip
-    return row
-
-
-def _wait_for_workers(server_pid: int, workers: int, timeout: float = 15.0) -> None:
-    """gunicorn has no "all workers ready" line: wait until it has forked them all."""
-    deadline = time.monotonic() + timeout
-    while len(psutil.Process(server_pid).children()) < workers and time.monotonic() < deadline:
-        time.sleep(0.05)
-
-
-def _disrupt(disruption: Disruption, server_pid: int) -> str:
-    if disruption.action == "hup":
-        os.kill(server_pid, signal.SIGHUP)
-        return "SIGHUP to the primary"
-    victim = min(p.pid for p in psutil.Process(server_pid).children())
-    os.kill(victim, signal.SIGKILL)
-    return f"SIGKILL to worker {victim}"
-
-
-def load_restart_runs(root: str | Path) -> RestartRuns:
-    root = Path(root)
-    summaries, histories, timelines, events = [], [], [], []
-    for meta_path in sorted(root.glob("*/meta.json")):
-        run_dir = meta_path.parent
-        meta = json.loads(meta_path.read_text())
-        tag = {"run": meta["run"], "label": meta["label"]}
-        summaries.append(meta["summary"])
-        raw = pd.read_csv(run_dir / "locust_stats_history.csv")
-        history = per_second(raw[raw["Name"] == "Aggregated"], meta["started_at"])
-        histories.append(history.assign(**tag)[["run", "label", "t", "rps", "failures_per_s"]])
-        timeline = pd.read_csv(run_dir / "worker_timeline.csv")
-        timelines.append(timeline.assign(t=timeline["t"] - meta["started_at"], **tag))
-        events.append(pd.DataFrame([{**tag, **e} for e in meta["events"]], columns=["run", "label", "t", "what"]))
-    if not summaries:
-        raise FileNotFoundError(f"no runs under {root}")
-    return RestartRuns(
-        root,
-        pd.DataFrame(summaries),
-        pd.concat(histories, ignore_index=True),
-        pd.concat(timelines, ignore_index=True)[["run", "label", "t", "pid", "responses"]],
-        pd.concat(events, ignore_index=True),
-    )
+def restart_runs(runs: Runs) -> RestartRuns:
+    """Restart runs as stored: per run its kind, requests, failures and the errors Locust saw."""
+    kinds = {d.label: d.name for d in DISRUPTIONS.values()}
+    rows = []
+    for row in runs.summary.itertuples():
+        failures_path = runs.root / row.run / "locust_failures.csv"
+        errors = {}
+        if failures_path.exists():
+            failed = pd.read_csv(failures_path)
+            errors = {str(r.Error)[:80]: int(r.Occurrences) for r in failed.itertuples()}
+        rows.append(
+            {
+                "run": row.run, "label": row.label, "kind": kinds.get(row.label, row.label),
+                "requests": int(row.requests), "failures": int(row.failures),
+                "failed_pct": round(100 * row.failures / max(1, row.requests), 3),
+                "errors": "; ".join(f"{n} x {e}" for e, n in errors.items()),
+            }
+        )  # fmt: skip
+    return RestartRuns(runs, pd.DataFrame(rows))
 
 
 # -- respawn time ------------------------------------------------------------------------------
