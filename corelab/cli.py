@@ -58,6 +58,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "run_command",
         "processes adding to one counter in shared memory, with and without a lock",
     ),
+    "generators": ("corelab.generators", "run_command", "req/s on GET / with 1, 2, 3 load generator processes"),
 }
 
 
