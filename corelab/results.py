@@ -2,7 +2,8 @@
 
 A run is a folder: Locust's CSVs (locust_stats.csv, locust_stats_history.csv), the sampler's
 tables (cores.csv, procs.csv), responses per worker (workers.json), the server's and Locust's
-logs, and meta.json (what was run, where, on what). The parent folder holds summary.csv, one
+logs, and meta.json (what was run, where, on what, and the ``events`` a callback made happen
+during the load: corelab.during). The parent folder holds summary.csv, one
 row per run. ``load_runs`` turns a folder of runs into one set of long tables.
 """
 
@@ -12,7 +13,7 @@ import json
 import platform
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,10 @@ SUMMARY_COLUMNS = [
 ]  # fmt: skip
 
 
+EVENT_COLUMNS = ["run", "label", "t", "what"]
+TIMELINE_COLUMNS = ["run", "label", "t", "pid", "responses"]
+
+
 @dataclass
 class Runs:
     """Runs as long tables; every table carries ``run`` and ``label`` to group and plot by."""
@@ -46,6 +51,10 @@ class Runs:
     workers: pd.DataFrame  # run, label, pid, responses, share
     endpoints: pd.DataFrame  # run, label, name, requests, failures, rps, p50_ms, p99_ms
     endpoint_history: pd.DataFrame  # run, label, t, name, rps, p50_ms, p99_ms
+    # What happened during the load (a restart, a SIGKILL, Redis stopped): run, label, t, what
+    events: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=EVENT_COLUMNS))
+    # Responses per worker pid per second: run, label, t, pid, responses
+    worker_timeline: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=TIMELINE_COLUMNS))
 
     def __repr__(self) -> str:
         return f"Runs({self.root}, {len(self.summary)} runs)\n{self.summary_table()}"
@@ -170,9 +179,15 @@ def load_run(run_dir: Path) -> dict[str, Any]:
         [{"pid": int(pid), "responses": n, "share": n / total} for pid, n in sorted(counts.items())],
         columns=["pid", "responses", "share"],
     )
+    events = pd.DataFrame(meta.get("events", []), columns=["t", "what"])
+    timeline_path = run_dir / "worker_timeline.csv"
+    timeline = pd.read_csv(timeline_path) if timeline_path.exists() else pd.DataFrame(columns=["t", "pid", "responses"])
+    timeline = timeline.assign(t=timeline["t"] - meta["sampler_started_at"])[["t", "pid", "responses"]]
     return {
         "meta": meta,
         "summary": meta["summary"],
+        "events": tagged(events),
+        "worker_timeline": tagged(timeline),
         "cores": tagged(cores),
         "procs": tagged(procs),
         "history": tagged(history),
@@ -203,6 +218,8 @@ def load_runs(root: str | Path) -> Runs:
         concat("workers"),
         concat("endpoints"),
         concat("endpoint_history"),
+        concat("events"),
+        concat("worker_timeline"),
     )
 
 

@@ -1,7 +1,9 @@
 """One benchmark run, and a series of them: start a variant, load it, sample, stop, store.
 
 Every process started here lives in its own process group and is stopped on success, on
-error and on Ctrl-C (KeyboardInterrupt unwinds through the ``with`` blocks).
+error and on Ctrl-C (KeyboardInterrupt unwinds through the ``with`` blocks). What should happen
+during the load (a restart, a SIGKILL, Redis stopped) is a callback handed to ``run_one``
+(corelab.during); every run, disrupted or not, writes the same folder.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+from corelab.during import During, during_load
+from corelab.live_cores import LiveChoice, live_cores, live_wanted
 from corelab.loadgen import (
     LoadConfig,
     generator_bound,
@@ -51,9 +55,15 @@ class RunSpec:
     load: LoadConfig
     # Scenario settings, handed to Locust as CORELAB_<NAME> environment variables.
     params: tuple[tuple[str, str], ...] = ()
+    # What the run is called where the variant's name would not say it (e.g. "a worker SIGKILLed").
+    title: str | None = None
+    # Arguments added to the server's command line (e.g. the cluster's --restart mode).
+    server_args: tuple[str, ...] = ()
 
     @property
     def label(self) -> str:
+        if self.title:
+            return self.title
         label = self.variant.name
         if self.variant.multi_worker:
             label += f" x{self.workers} ({self.policy})"
@@ -119,6 +129,7 @@ def bench(
     progress: TextIO | None = sys.stdout,
     redis: bool = False,
     generators: int = 1,
+    live: LiveChoice = "auto",
 ) -> Runs:
     """Run each variant under the same Locust load and return the runs as tables.
 
@@ -130,7 +141,10 @@ def bench(
     stopped after); the server and Locust find it in CORELAB_REDIS_URL.
     ``generators=K`` (K > 1) sends the load from K Locust worker processes under a master
     (corelab.loadgen); each one's CPU is recorded and any one past 80% of a core marks the run.
+    ``live`` shows each run's per-core heatmap growing in JupyterLab while it goes (corelab.live_cores):
+    "auto" where a person looks at a notebook, not in headless runs or scripts; True or False to choose.
     """
+    show_live = live_wanted(live)  # decided before anything starts: a bad value costs no run
     specs = plan(variants, workers, policies, scenario, seconds, users, params, generators)
     root = Path(out) if out else new_results_dir()
     root.mkdir(parents=True, exist_ok=True)
@@ -145,7 +159,7 @@ def bench(
                 f"[{i - first + 1}/{len(specs)}] {spec.label}: {spec.scenario.name}, "
                 f"{spec.load.users} users, {spec.load.seconds:g} s",
             )
-            row = run_one(spec, run_dir, f"{i:02d}-{spec.slug}", machine, progress, env)
+            row = run_one(spec, run_dir, f"{i:02d}-{spec.slug}", machine, progress, env, live=show_live)
             bound = "  (generator-bound)" if row["generator_bound"] else ""
             _say(
                 progress, f"      {row['rps']:.1f} req/s, p99 {row['p99_ms']:.0f} ms, {row['failures']} failures{bound}"
@@ -155,12 +169,25 @@ def bench(
 
 
 def run_one(
-    spec: RunSpec, run_dir: Path, run_id: str, machine: dict, progress: TextIO | None, env: dict | None = None
+    spec: RunSpec,
+    run_dir: Path,
+    run_id: str,
+    machine: dict,
+    progress: TextIO | None,
+    env: dict | None = None,
+    *,
+    live: bool = False,
+    during: During | None = None,
 ) -> dict:
+    """Start the server, load it, sample, stop, store; return the summary row.
+
+    ``during`` is what should happen while the load goes (corelab.during): it gets the live server
+    and the run's clock, and what it records goes to meta.json's ``events``.
+    """
     run_dir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    command = spec.variant.command(port, spec.workers, spec.policy)
+    command = [*spec.variant.command(port, spec.workers, spec.policy), *spec.server_args]
     # The server gets the run's settings too (e.g. CORELAB_STATE=redis), and ``env`` (e.g. the Redis).
     env = {**spec.locust_env, **(env or {})}
     with ManagedProcess(command, log_path=run_dir / "server.log", env=env) as server:
@@ -170,14 +197,30 @@ def run_one(
             sampler.watch("generator", locust.pid)
             started_at = time.time()
             sampler.start()
-            try:
-                wait_for_locust(locust, spec.load.seconds, progress)
-            finally:
-                samples = sampler.stop()
-    return _store(spec, run_dir, run_id, machine, samples, started_at)
+            # Locust's start-up comes on top of the run's seconds: the live time axis allows for it.
+            with (
+                during_load(during, server, url, started_at) as live_run,
+                live_cores(live, spec.label, expected_s=spec.load.seconds + 2) as view,
+            ):
+                try:
+                    wait_for_locust(locust, spec.load.seconds, progress)
+                finally:
+                    samples = sampler.stop()
+                if view is not None:
+                    view.finish(samples.cores)
+                    _say(progress, f"      {view.cost_line()}")
+    return _store(spec, run_dir, run_id, machine, samples, started_at, live_run.events)
 
 
-def _store(spec: RunSpec, run_dir: Path, run_id: str, machine: dict, samples: Samples, started_at: float) -> dict:
+def _store(
+    spec: RunSpec,
+    run_dir: Path,
+    run_id: str,
+    machine: dict,
+    samples: Samples,
+    started_at: float,
+    events: list[dict],
+) -> dict:
     stats, history, counts = read_locust_results(run_dir)
     samples.cores.to_csv(run_dir / "cores.csv", index=False)
     samples.procs = label_generator_roles(samples.procs, run_dir)
@@ -229,6 +272,8 @@ def _store(spec: RunSpec, run_dir: Path, run_id: str, machine: dict, samples: Sa
         "users": spec.load.users,
         "seconds": spec.load.seconds,
         "sampler_started_at": started_at,
+        # What a ``during`` callback did, on the run's clock: [{"t": 12.0, "what": "SIGHUP to the primary"}].
+        "events": events,
         "machine": machine,
         "generators": generators,
         "summary": row,
