@@ -4,13 +4,13 @@
 //
 // Node's `cluster` module with its default scheduling, which on Linux is round-robin: the primary
 // accepts every connection and hands it to the next worker over IPC, as servers.cluster's rr
-// policy does. corelab.primary_cost starts it to measure what that costs the primary per
+// policy does. corelab.lessons.primary_cost starts it to measure what that costs the primary per
 // connection. Each worker answers GET / as servers/app.py's `/` does: "hello from pid N\n",
 // text/plain, with an X-Worker-Pid header naming the worker. Anything else is a JSON 404.
 //
 // Nothing is left behind: SIGTERM/SIGINT to the primary stops the workers and then the primary;
 // a worker whose primary has gone (even by SIGKILL) loses its IPC channel and exits, and corelab
-// starts the whole cluster in its own process group (corelab.procs.ManagedProcess) and kills
+// starts the whole cluster in its own process group (plumbing.procs.ManagedProcess) and kills
 // that group when it stops it. Loopback only unless --host says otherwise.
 "use strict";
 

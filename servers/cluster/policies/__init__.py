@@ -11,7 +11,7 @@
 Every policy has the interface in base.py; the primary's hand-off (accept, peek, send the
 descriptor) is handoff.py, shared by rr and sticky. ``rr`` is the default, as in Node on Linux:
 of the policies measured it is the one that gives every worker connections, every time, when
-many clients arrive at once (notebook 03, ``python -m corelab.lifecycle_bench burst``).
+many clients arrive at once (notebook 03, ``python -m corelab lifecycle burst``).
 
 The cluster's command line, its config and corelab all read the names from this table. It
 imports no policy module (nor aiohttp) until ``make_policy``, so reading it stays cheap.

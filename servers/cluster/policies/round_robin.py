@@ -3,7 +3,7 @@
 Node's default on Linux, chosen for the reason notebook 03 shows: when many clients connect
 at the same moment, a shared socket can give them all to one worker, while round-robin gives
 every worker its turn by construction. The price is the primary's work for each connection
-(an accept and a descriptor sent over a Unix socket), measured by ``python -m corelab.primary_cost``.
+(an accept and a descriptor sent over a Unix socket), measured by ``python -m corelab primary-cost``.
 """
 
 from __future__ import annotations
