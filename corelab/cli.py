@@ -76,6 +76,9 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     bench.add_argument("--scenario", choices=sorted(SCENARIOS), default="cpu")
     bench.add_argument("--seconds", type=float, default=15)
     bench.add_argument("--users", type=int, help="Locust users (default: the scenario's)")
+    bench.add_argument(
+        "--generators", type=int, default=1, help="Locust processes sending the load (K > 1: a master and K workers)"
+    )
     bench.add_argument("--out", type=Path, help="folder for the runs (default: results/<timestamp>)")
     bench.add_argument("--no-plots", action="store_true", help="write the tables only")
 
@@ -127,6 +130,7 @@ def run_bench(args: argparse.Namespace) -> int:
         scenario=args.scenario,
         seconds=args.seconds,
         users=args.users,
+        generators=args.generators,
         out=args.out,
     )
     print()

@@ -111,10 +111,14 @@ def check_chromium() -> Check:
 
 def check_strays(match: dict[str, str]) -> Check:
     found = kit_processes(match)
-    strays = [kp for kp in found if kp.stray]
-    live = [kp for kp in found if not kp.stray]
-    more = tuple(f"stray pid {kp.pid}: {kp.command}" for kp in strays) + tuple(
-        f"live  pid {kp.pid}: {kp.command} (started by {_starter(kp)})" for kp in live
+    # Started by hand (no tag): maybe wanted, maybe forgotten; only the person who started it knows.
+    by_hand = [kp for kp in found if kp.by_hand]
+    strays = [kp for kp in found if kp.stray and not kp.by_hand]
+    live = [kp for kp in found if not kp.stray and not kp.by_hand]
+    more = (
+        tuple(f"stray pid {kp.pid}: {kp.command}" for kp in strays)
+        + tuple(f"live  pid {kp.pid}: {kp.command} (started by {_starter(kp)})" for kp in live)
+        + tuple(f"hand  pid {kp.pid}: {kp.command} ({kp.by_hand})" for kp in by_hand)
     )
     if strays:
         return Check(
@@ -123,8 +127,11 @@ def check_strays(match: dict[str, str]) -> Check:
             f"{_count(strays)} left from an earlier run (their starter has gone): `python -m corelab clean` stops them",
             more,
         )
-    if live:
-        return Check("note", "strays", f"none; {_count(live)} of a run still going (clean would stop them too)", more)
+    if live or by_hand:
+        going = f"{_count(live)} of a run still going" if live else ""
+        hand = f"{_count(by_hand)} started by hand" if by_hand else ""
+        running = ", ".join(x for x in (going, hand) if x)
+        return Check("note", "strays", f"none; {running} (clean would stop them too)", more)
     return Check("ok", "strays", "no process the kit started is running")
 
 

@@ -81,7 +81,8 @@ def test_doctor_reports_strays_clean_stops_them_and_doctor_is_satisfied(strays: 
     assert before.returncode == 1, before.stdout
     assert any(" strays " in line for line in fix_lines(before.stdout)), before.stdout
     for pid in (sleeper, stubborn, child):
-        assert f"stray pid {pid}: " in before.stdout, before.stdout
+        assert f"hand  pid {pid}: " in before.stdout, before.stdout
+    assert "started by hand (clean would stop them too)" in before.stdout, before.stdout
 
     stopped = corelab("clean", "--only", only, "--grace", "1")
     assert stopped.returncode == 0, stopped.stdout + stopped.stderr
@@ -205,7 +206,8 @@ def test_clean_stops_the_kits_programs_started_by_hand_and_nothing_else(
 
     before = corelab("doctor", "--only", only)
     for pid in (cluster.pid, locust.pid, *workers):
-        assert f"stray pid {pid}: " in before.stdout, before.stdout
+        assert f"hand  pid {pid}: " in before.stdout, before.stdout
+    assert "started by hand (clean would stop them too)" in before.stdout, before.stdout
     for name in ("lookalike", "http.server"):
         assert str(by_hand[name].pid) not in before.stdout, before.stdout
 
