@@ -28,7 +28,7 @@ runs = bench(["single"], scenario="cpu", users=8, seconds=pick(15, 5))
 # Each row is a core, time runs left to right, and the colour is how busy the core was.
 
 # %%
-fig = plot_cores(runs, title="one process, CPU-bound requests")
+fig = plot_cores(runs)
 
 # %%
 fig = plot_throughput(runs)

@@ -28,7 +28,7 @@ print(f"{workers} usable cores, so {workers} workers")
 runs = bench(["single", "cluster"], workers=workers, scenario="cpu", users=8, seconds=pick(15, 5))
 
 # %%
-fig = plot_cores(runs, title="one process vs a fork cluster")
+fig = plot_cores(runs)
 
 # %%
 fig = plot_throughput_by_variant(runs)

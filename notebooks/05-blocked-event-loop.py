@@ -41,14 +41,14 @@ probe_table(runs).round(1)
 # CPU requests each mode served.
 
 # %%
-fig = plot_probe_latency(runs, title="a health probe beside 50 ms CPU requests")
+fig = plot_probe_latency(runs)
 
 # %% [markdown]
 # The cores: with `none` and `thread` one process does all the work, so about one core is busy;
 # the process pool puts its workers on both.
 
 # %%
-fig = plot_cores(runs, title="one server, three ways to run the CPU work")
+fig = plot_cores(runs)
 
 # %%
 t = probe_table(runs)

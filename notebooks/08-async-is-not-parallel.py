@@ -26,7 +26,7 @@ runs = bench(["single", "cluster"], scenario="io", seconds=pick(20, 5))
 runs
 
 # %%
-fig = plot_throughput_by_variant(runs, title="I/O-bound: one process vs a 2-worker cluster")
+fig = plot_throughput_by_variant(runs)
 
 # %%
 fig = plot_cores(runs, title="the cores are mostly idle either way")

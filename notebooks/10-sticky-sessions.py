@@ -70,12 +70,15 @@ print(
     f"Sticky, messages to room members on the other worker: {other.delivered} of {other.expected} "
     f"delivered ({other.ratio:.0%})."
 )
-print(f"Sticky, all messages: {every.ratio:.0%} delivered, against 1/N = {1 / n:.0%} for N = {n} workers.")
+print(
+    f"Sticky, all messages: {every.ratio:.0%} delivered, exactly the share owed to room-mates on the sender's "
+    f"worker ({same.expected / every.expected:.0%}): how the rooms fell across the {n} workers sets it, not 1/N."
+)
 
 # %% [markdown]
 # **What to notice.** The plain cluster loses users before any message is sent: their
 # second request reached the other worker, which had never heard of the session. Sticky routing
-# fixes that completely: the primary (`servers/cluster/sticky.py`) peeks at the first bytes of
+# fixes that completely: the primary (`servers/cluster/policies/sticky.py`) peeks at the first bytes of
 # each new connection, reads the `sid` in the request line, and hands the connection to the worker
 # whose pid the sid carries (new sessions go round-robin, hence the even split of connections).
 # But each worker still has its own rooms: a message reaches only the members on the sender's
