@@ -3,8 +3,8 @@
 Ready: once it accepts connections, the worker writes one byte to ``ready_fd`` (a pipe the
 primary reads; see wait_ready in primary.py).
 Draining, on SIGTERM: stop accepting (the socket stays open in the primary and the other
-workers, so new connections wait there for them), give connections accepted a moment ago time
-to send their request, finish every request in flight, exit.
+workers, so new connections wait there for them), answer every connection already accepted,
+including one whose request has not arrived yet, then exit.
 """
 
 from __future__ import annotations
@@ -18,8 +18,10 @@ from aiohttp import web
 
 from servers.app import create_app  # GET /work?ms=N burns N ms of CPU; GET /health says which pid answered
 
-# Connections accepted just before the stop may not have sent their request yet.
-SETTLE_S = 0.3
+# A connection accepted just before the stop may still be joining the server, or not have sent
+# its request yet; closing it then resets it. So settle a moment, then wait until every accepted
+# connection has had its answer and gone (the check's clients close after one), at most 5 s.
+SETTLE_S, DRAIN_TIMEOUT_S = 0.3, 5.0
 
 
 def run(sock: socket.socket, ready_fd: int) -> int:
@@ -42,4 +44,7 @@ async def _serve(sock: socket.socket, ready_fd: int) -> None:
     await stop.wait()
     await site.stop()  # no new connections for this worker
     await asyncio.sleep(SETTLE_S)
-    await runner.cleanup()  # waits for the requests in flight
+    deadline = loop.time() + DRAIN_TIMEOUT_S
+    while runner.server is not None and runner.server.connections and loop.time() < deadline:
+        await asyncio.sleep(0.02)
+    await runner.cleanup()  # closes what is left (an idle keep-alive connection) and waits for requests in flight
