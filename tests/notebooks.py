@@ -46,3 +46,25 @@ def printed(nb: nbformat.NotebookNode) -> str:
         for out in cell.get("outputs", [])
         if out.get("output_type") == "stream"
     )
+
+
+def claims(nb: nbformat.NotebookNode, name: str | None = None) -> list[dict]:
+    """The fields of every claim the notebook displayed (``corelab.claim``), in order; only the
+    claims of class ``name`` when given. A test asserts on these numbers, never on printed English."""
+    from corelab.claim import MIME
+
+    found = [
+        out["data"][MIME]
+        for cell in nb.cells
+        if cell.cell_type == "code"
+        for out in cell.get("outputs", [])
+        if MIME in out.get("data", {})
+    ]
+    return [c["fields"] for c in found if name is None or c["claim"] == name]
+
+
+def claim(nb: nbformat.NotebookNode, name: str) -> dict:
+    """The fields of the one claim of class ``name`` the notebook displayed."""
+    found = claims(nb, name)
+    assert len(found) == 1, f"expected one {name} claim displayed, found {len(found)}"
+    return found[0]
