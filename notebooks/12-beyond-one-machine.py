@@ -30,8 +30,15 @@
 # capacity that a second machine adds.
 
 # %%
-from corelab import QUICK, bench, delivery, handshakes, pick, plot_delivery
-from corelab.lessons.fleet import FAILOVER_CASES, QUICK_FAILOVER_CASES, fleet_cost, fleet_failover, fleet_spread
+from corelab import QUICK, bench, pick, plot_delivery
+from corelab.lessons.fleet import (
+    FAILOVER_CASES,
+    QUICK_FAILOVER_CASES,
+    fleet_cost,
+    fleet_failover,
+    fleet_spread,
+    socketio_across_hosts,
+)
 from corelab.plots.fleet import plot_failover, plot_fleet_spread, plot_lb_cost
 
 # %% [markdown]
@@ -42,8 +49,9 @@ from corelab.plots.fleet import plot_failover, plot_fleet_spread, plot_lb_cost
 
 # %%
 spread = fleet_spread(requests=pick(20, 10), clients=4)
-folder = spread[0].folder
+folder = spread.folder
 fig = plot_fleet_spread(spread)
+spread
 
 # %% [markdown]
 # ## Socket.IO across hosts
@@ -55,13 +63,8 @@ fig = plot_fleet_spread(spread)
 runs = bench(
     ["fleet"], workers=1, policies=["round_robin", "cookie"], scenario="chat", seconds=pick(15, 6), out=f"{folder}/chat"
 )
-handshakes(runs).drop(columns=["run"])
-
-# %%
-delivery(runs).drop(columns=["run"])
-
-# %%
 fig = plot_delivery(runs)
+socketio_across_hosts(runs)
 
 # %% [markdown]
 # ## A host dies under load, and a new one takes its place
@@ -82,6 +85,7 @@ failover = fleet_failover(
     out=folder,
 )
 fig = plot_failover(failover)
+failover
 
 # %% [markdown]
 # ## The load balancer's price
@@ -92,39 +96,7 @@ fig = plot_failover(failover)
 # %%
 cost = fleet_cost(requests=pick(3000, 600), out=folder)
 fig = plot_lb_cost(cost)
-
-# %%
-rr, sticky = spread
-print(f"round_robin: every client reached {min(rr.hosts_per_client)} hosts; requests per host {rr.requests_per_host}.")
-print(
-    f"cookie: every client stayed on {max(sticky.hosts_per_client)} host; requests per host {sticky.requests_per_host}."
-)
-
-shakes = handshakes(runs).set_index("label")
-table = delivery(runs).set_index(["label", "recipients"])
-rr_label, cookie_label = runs.summary["label"]
-for label in (rr_label, cookie_label):
-    s = shakes.loc[label]
-    print(f"{label}: {s.failed} of {s.attempts} Socket.IO handshakes failed ({s.failed_ratio:.0%}).")
-other = table.loc[(cookie_label, "other worker")]
-print(
-    f"{cookie_label}: {other.delivered} of {other.expected} messages to users on the other host delivered "
-    f"({other.ratio:.0%}), p99 {other.p99_ms:.0f} ms."
-)
-
-for f in failover:
-    back = "never" if f.back_after_s is None else f"{f.back_after_s:.1f} s"
-    print(
-        f"host killed, {f.checks}: {f.lost} of {f.requests} requests failed {f.lost_by_kind or ''}, the last on the "
-        f"dead host {f.routed_around_after_s:.1f} s after the kill; slowest answer {f.slowest_after_kill_ms:.0f} ms; "
-        f"the new host got requests {back} after it served."
-    )
-
-print(
-    f"Caddy's price: {cost.caddy_cpu_ms_per_1000:.0f} ms of CPU per 1,000 requests "
-    f"(the host's own work: {cost.host_cpu_ms_per_1000:.0f} ms); it added {cost.added_p50_ms:.2f} ms at p50 "
-    f"and {cost.added_p99_ms:.2f} ms at p99."
-)
+cost
 
 # %% [markdown]
 # **What to notice.** The load balancer does across hosts what the cluster's primary did across

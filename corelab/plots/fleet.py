@@ -12,7 +12,9 @@ from matplotlib.figure import Figure
 from corelab.plots.common import label_bars
 
 if TYPE_CHECKING:
-    from corelab.lessons.fleet import Failover, Overhead, Spread
+    from corelab.lessons.fleet_cost import BalancerCost
+    from corelab.lessons.fleet_failover import Failover, FleetFailover
+    from corelab.lessons.fleet_spread import FleetSpread
 
 HOST_COLOURS = {"host 1": "tab:blue", "host 2": "tab:orange", "host 2 (new)": "tab:green"}
 FAILED_COLOUR = "tab:red"
@@ -23,19 +25,20 @@ def _host_name(address: str, order: Sequence[str]) -> str:
     return f"host {order.index(address) + 1}" if address in order else address
 
 
-def plot_fleet_spread(spreads: Sequence[Spread]) -> Figure:
+def plot_fleet_spread(spread: FleetSpread) -> Figure:
     """One panel per load-balancing policy: each client's requests, stacked by the host that answered."""
+    spreads = spread.policies
     fig, axes = plt.subplots(1, len(spreads), figsize=(4.2 * len(spreads), 3.4), squeeze=False, sharey=True)
-    for ax, spread in zip(axes[0], spreads, strict=True):
-        order = sorted(spread.requests_per_host)
-        clients = [f"client {i + 1}" for i in range(spread.clients)]
-        bottom = [0] * spread.clients
+    for ax, policy in zip(axes[0], spreads, strict=True):
+        order = sorted(policy.requests_per_host)
+        clients = [f"client {i + 1}" for i in range(policy.clients)]
+        bottom = [0] * policy.clients
         for address in order:
             name = _host_name(address, order)
-            heights = [counts.get(address, 0) for counts in spread.per_client]
+            heights = [counts.get(address, 0) for counts in policy.per_client]
             ax.bar(clients, heights, bottom=bottom, label=name, color=HOST_COLOURS.get(name))
             bottom = [b + h for b, h in zip(bottom, heights, strict=True)]
-        ax.set_title(f"--lb {spread.lb}", fontsize=10)
+        ax.set_title(f"--lb {policy.lb}", fontsize=10)
         ax.tick_params(axis="x", labelsize=8)
     axes[0, 0].set_ylabel("requests answered")
     axes[0, -1].legend(fontsize=8, loc="lower right")
@@ -53,9 +56,10 @@ def failover_timeline(result: Failover) -> pd.DataFrame:
     return table.reindex(columns=[c for c in (*HOST_COLOURS, "failed") if c in table.columns])
 
 
-def plot_failover(results: Sequence[Failover]) -> Figure:
+def plot_failover(failover: FleetFailover) -> Figure:
     """One panel per kind of health check: requests per 0.25 s by the host that answered, failures in red;
     the kill at 0 s and the new host's start marked."""
+    results = failover.cases
     fig, axes = plt.subplots(len(results), 1, figsize=(9, 2.2 * len(results) + 0.6), squeeze=False, sharex=True)
     for ax, result in zip(axes[:, 0], results, strict=True):
         table = failover_timeline(result)
@@ -76,7 +80,7 @@ def plot_failover(results: Sequence[Failover]) -> Figure:
     return fig
 
 
-def plot_lb_cost(result: Overhead) -> Figure:
+def plot_lb_cost(result: BalancerCost) -> Figure:
     """Left: latency of GET / directly and through the load balancer (p50, p99). Right: CPU per 1,000 requests."""
     fig, (lat, cpu) = plt.subplots(1, 2, figsize=(9, 3.4), gridspec_kw={"width_ratios": [3, 2]})
     width = 0.38
