@@ -529,3 +529,32 @@ def _answers(url: str) -> bool:
         return get(url, timeout=1).status == 200
     except OSError:
         return False
+
+
+# -- the lesson's claims (corelab.lessons.fleet), stored and read back ----------------------------
+
+
+def test_fleet_claims_carry_their_numbers_and_round_trip_through_their_folder(tmp_path: Path) -> None:
+    from corelab.lessons.fleet import Failover, FleetFailover, FleetSpread, Spread, load_fleet
+    from corelab.lessons.fleet_store import store
+
+    hosts = ("127.0.0.2", "127.0.0.3")
+    rr = Spread(
+        "round_robin",
+        2,
+        4,
+        dict(zip(hosts, (5, 3), strict=True)),
+        [{hosts[0]: 3, hosts[1]: 1}, {hosts[0]: 2, hosts[1]: 2}],
+    )
+    cookie = Spread("cookie", 2, 4, dict(zip(hosts, (4, 0), strict=True)), [{hosts[0]: 4, hosts[1]: 0}] * 2)
+    fields = FleetSpread(rr, cookie).fields()
+    assert fields["round_robin"]["min_hosts_per_client"] == 2 and fields["round_robin"]["min_host_share"] == 0.375
+    assert fields["cookie"]["max_hosts_per_client"] == 1 and fields["cookie"]["min_requests_per_host"] == 0
+    killed = Failover("active only", ["--fail-duration", "0"], 100.0, 500, 7, 0.9, {"http 502": 7}, back_after_s=None)
+    assert FleetFailover([killed]).as_json()["fields"]["by_checks"]["active only"]["lost_by_kind"] == {"http 502": 7}
+
+    store(tmp_path, "spread", [rr, cookie])
+    store(tmp_path, "failover", [killed])
+    loaded = load_fleet(tmp_path)
+    assert loaded.spread == [rr, cookie] and loaded.failover == [killed]
+    assert loaded.cost == [] and loaded.faults == []
