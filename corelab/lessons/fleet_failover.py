@@ -61,12 +61,20 @@ class Failover(Claim):
         return {**super().fields(), "lost_by_kind": dict(self.lost_by_kind)}
 
     def sentence(self) -> str:
-        back = "never" if self.back_after_s is None else f"{self.back_after_s:.1f} s"
+        back = "never" if self.back_after_s is None else f"{self.back_after_s:.2f} s"
         kinds = f" ({', '.join(f'{k}: {n}' for k, n in self.lost_by_kind.items())})" if self.lost_by_kind else ""
+        if not self.lost:
+            failed = f"none of {self.requests} requests failed"
+        elif self.routed_around_after_s > 0:
+            failed = (
+                f"{self.lost} of {self.requests} requests failed{kinds}, the last on the dead host "
+                f"{self.routed_around_after_s:.2f} s after the kill"
+            )
+        else:
+            failed = f"{self.lost} of {self.requests} requests failed{kinds}, none on the dead host"
         return (
-            f"host killed, {self.checks}: {self.lost} of {self.requests} requests failed{kinds}, the last on the "
-            f"dead host {self.routed_around_after_s:.1f} s after the kill; slowest answer "
-            f"{self.slowest_after_kill_ms:.0f} ms; the new host got requests {back} after it served"
+            f"host killed, {self.checks}: {failed}; "
+            f"slowest answer {self.slowest_after_kill_ms:.0f} ms; the new host got requests {back} after it served"
         )
 
 

@@ -7,6 +7,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from corelab.claim import Claim
 from corelab.lessons.fleet_clients import chat_clients, paced_load
@@ -30,6 +31,9 @@ class BalancerKill(Claim):
     fleet_exited_after_s: float | None
     fleet_said: str
     left_behind: list[str]
+
+    def fields(self) -> dict[str, Any]:
+        return {**super().fields(), "after_by_kind": dict(self.after_by_kind), "left_behind": list(self.left_behind)}
 
     def sentence(self) -> str:
         refused = "never" if self.first_refused_after_s is None else f"{self.first_refused_after_s * 1000:.0f} ms"
@@ -62,6 +66,9 @@ class RedisKill(Claim):
     fleet_exit_code: int | None
     fleet_stopped_after_s: float | None
     left_behind: list[str]
+
+    def fields(self) -> dict[str, Any]:
+        return {**super().fields(), "fleet_said": list(self.fleet_said), "left_behind": list(self.left_behind)}
 
     def sentence(self) -> str:
         return (
@@ -171,7 +178,7 @@ class Faults(Claim):
     redis: RedisKill
     folder: str = ""
 
-    def fields(self) -> dict[str, object]:
+    def fields(self) -> dict[str, Any]:
         return {"balancer": self.balancer.fields(), "redis": self.redis.fields()}
 
     def sentence(self) -> str:

@@ -38,7 +38,9 @@ def plot_fleet_spread(spread: FleetSpread) -> Figure:
             heights = [counts.get(address, 0) for counts in policy.per_client]
             ax.bar(clients, heights, bottom=bottom, label=name, color=HOST_COLOURS.get(name))
             bottom = [b + h for b, h in zip(bottom, heights, strict=True)]
-        ax.set_title(f"--lb {policy.lb}", fontsize=10)
+        low, high = min(policy.hosts_per_client), max(policy.hosts_per_client)
+        reached = f"{low}" if low == high else f"{low}-{high}"
+        ax.set_title(f"--lb {policy.lb}: each client reached {reached} host{'s' if high > 1 else ''}", fontsize=10)
         ax.tick_params(axis="x", labelsize=8)
     axes[0, 0].set_ylabel("requests answered")
     axes[0, -1].legend(fontsize=8, loc="lower right")
