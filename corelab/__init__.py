@@ -20,6 +20,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+import corelab.plots as _plots
+
 # Public name -> the module that defines it.
 _SOURCES: dict[str, str] = {
     "QUICK": "corelab.quick",
@@ -38,29 +40,13 @@ _SOURCES: dict[str, str] = {
     "respawn_times": "corelab.lessons.lifecycle",
     "restart_under_load": "corelab.lessons.lifecycle",
     "shared_state_table": "corelab.lessons.shared_state",
-    **{
-        name: "corelab.plots"
-        for name in (
-            "plot_balance",
-            "plot_burst",
-            "plot_connections_per_worker",
-            "plot_core_heatmap",
-            "plot_cores",
-            "plot_delivery",
-            "plot_delivery_latency",
-            "plot_delivery_over_time",
-            "plot_parallel_cores",
-            "plot_probe_latency",
-            "plot_requests_per_worker",
-            "plot_restarts",
-            "plot_shared_counter",
-            "plot_shared_state",
-            "plot_speedup",
-            "plot_task_latency",
-            "plot_throughput",
-            "plot_throughput_by_variant",
-        )
-    },
+    "shared_state_claim": "corelab.lessons.shared_state",
+    "blocked_loop_claim": "corelab.lessons.blocked_loop",
+    "one_core_claim": "corelab.lessons.core_claims",
+    "every_core_claim": "corelab.lessons.core_claims",
+    "not_parallel_claim": "corelab.lessons.core_claims",
+    # Every figure, as corelab.plots lists it (that list is cheap to read: no matplotlib until one is drawn).
+    **{name: "corelab.plots" for name in _plots.__all__},
 }
 
 __all__ = sorted(_SOURCES)
