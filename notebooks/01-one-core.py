@@ -19,7 +19,7 @@
 # every core ten times a second. Locust runs on the same machine, so corelab also records its CPU.
 
 # %%
-from corelab import bench, pick, plot_cores, plot_throughput
+from corelab import bench, one_core_claim, pick, plot_cores, plot_throughput
 
 # %%
 runs = bench(["single"], scenario="cpu", users=8, seconds=pick(15, 5))
@@ -34,18 +34,7 @@ fig = plot_cores(runs)
 fig = plot_throughput(runs)
 
 # %%
-row = runs.summary.iloc[0]
-per_core = runs.cores.groupby("core")["util_pct"].mean().round()
-print(
-    f"The server process used {row.server_cpu_pct:.0f}% CPU, that is {row.server_cpu_pct / 100:.2f} of a core, "
-    f"on a machine with {len(per_core)} cores (mean per core: {', '.join(f'{v:.0f}%' for v in per_core)})."
-)
-print(f"It served {row.rps:.0f} requests/s: at 10 ms of CPU each, one core allows at most 100.")
-print(f"Median latency {row.p50_ms:.0f} ms: {row.users} users queue behind one core, so each waits for the others.")
-if row.generator_bound:
-    print(f"Locust used {row.generator_cpu_pct:.0f}% of a core: generator-bound, so this run measured Locust.")
-else:
-    print(f"Locust used {row.generator_cpu_pct:.0f}% of a core, so the server was the bottleneck.")
+one_core_claim(runs)
 
 # %% [markdown]
 # **What to notice.** One core is lit and the other is nearly dark (the scheduler may move the

@@ -18,7 +18,7 @@
 # watches and respawns.
 
 # %%
-from corelab import bench, pick, plot_cores, plot_requests_per_worker, plot_throughput_by_variant
+from corelab import bench, every_core_claim, pick, plot_cores, plot_requests_per_worker, plot_throughput_by_variant
 from plumbing.cores import usable_core_count
 
 workers = usable_core_count()
@@ -41,18 +41,7 @@ fig = plot_throughput_by_variant(runs)
 fig = plot_requests_per_worker(runs)
 
 # %%
-single, cluster = runs.summary.iloc[0], runs.summary.iloc[1]
-print(f"One process: {single.rps:.0f} req/s on {single.server_cpu_pct:.0f}% CPU.")
-print(
-    f"Cluster of {cluster.workers}: {cluster.rps:.0f} req/s on {cluster.server_cpu_pct:.0f}% CPU: "
-    f"{cluster.rps / single.rps:.2f}x the throughput (the limit is {cluster.workers}x)."
-)
-shares = runs.workers[runs.workers["run"] == cluster.run]["share"]
-print(f"Busiest worker served {shares.max():.0%} of the requests, the least busy {shares.min():.0%}.")
-print(
-    f"Locust used {cluster.generator_cpu_pct:.0f}% of a core on the same machine: that, and the sampler, "
-    f"is CPU the workers could not have."
-)
+every_core_claim(runs)
 
 # %% [markdown]
 # **What to notice.** With the cluster every core is lit, and throughput grows by nearly the

@@ -24,7 +24,7 @@
 # One run per offload mode.
 
 # %%
-from corelab import bench, pick, plot_cores, plot_probe_latency
+from corelab import bench, blocked_loop_claim, pick, plot_cores, plot_probe_latency
 from corelab.lessons.blocked_loop import probe_table
 
 # %%
@@ -51,26 +51,7 @@ fig = plot_probe_latency(runs)
 fig = plot_cores(runs)
 
 # %%
-t = probe_table(runs)
-none, thread, process = (t.loc[m] for m in ("none", "thread", "process"))
-print(
-    f"offload=none: the probe's p99 was {none.probe_p99_ms:.0f} ms (median {none.probe_p50_ms:.0f} ms): "
-    f"it waited behind the 50 ms burns running on the event loop."
-)
-print(
-    f"offload=thread: p99 {thread.probe_p99_ms:.0f} ms (median {thread.probe_p50_ms:.0f} ms): the burn left "
-    f"the loop, but pure Python holds the GIL, so the loop thread waited for the interpreter."
-)
-ratio = none.probe_p99_ms / process.probe_p99_ms
-print(
-    f"offload=process: p99 {process.probe_p99_ms:.0f} ms (median {process.probe_p50_ms:.0f} ms), "
-    f"{ratio:.0f}x lower than offload=none: the loop stayed free."
-)
-print(
-    f"CPU requests served: none {none.work_rps:.0f}/s, thread {thread.work_rps:.0f}/s, "
-    f"process {process.work_rps:.0f}/s (the pool's processes run on every core; the loop and the thread "
-    f"pool share one GIL)."
-)
+blocked_loop_claim(runs)
 
 # %% [markdown]
 # **What to notice.** The probe's latency is the state of the event loop: with `none` it is about

@@ -19,7 +19,7 @@
 # process and to a 2-worker cluster. Fifty users each waiting 50 ms allow at most 1,000 requests/s.
 
 # %%
-from corelab import bench, pick, plot_cores, plot_throughput_by_variant
+from corelab import bench, not_parallel_claim, pick, plot_cores, plot_throughput_by_variant
 
 # %%
 runs = bench(["single", "cluster"], scenario="io", seconds=pick(20, 5))
@@ -32,17 +32,7 @@ fig = plot_throughput_by_variant(runs)
 fig = plot_cores(runs, title="the cores are mostly idle either way")
 
 # %%
-single, cluster = runs.summary.iloc[0], runs.summary.iloc[1]
-users = int(single.users)
-print(
-    f"One process served {single.rps:.0f} requests/s with {users} users in flight (at most {users * 1000 / 50:.0f}/s "
-    f"when each waits 50 ms), using {single.server_cpu_pct:.0f}% of one core; median latency {single.p50_ms:.0f} ms."
-)
-print(
-    f"The 2-worker cluster served {cluster.rps:.0f} requests/s ({cluster.rps / single.rps:.2f}x) using "
-    f"{cluster.server_cpu_pct:.0f}% CPU: a second process added nothing, "
-    f"the requests were waiting, not computing."
-)
+not_parallel_claim(runs)
 
 # %% [markdown]
 # **What to notice.** Throughput is set by the users and the wait (users / 50 ms), not by the

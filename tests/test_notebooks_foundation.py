@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
-from tests.notebooks import execute_notebook, figures, printed
+from tests.notebooks import claim, execute_notebook, figures
 
 pytestmark = pytest.mark.notebook
 
@@ -14,14 +12,13 @@ pytestmark = pytest.mark.notebook
 def test_01_one_core_runs_and_shows_one_core() -> None:
     nb = execute_notebook("01-one-core.ipynb")
     assert figures(nb) >= 2
-    text = printed(nb)
-    used = float(re.search(r"used (\d+)% CPU, that is", text).group(1))
-    assert 50 <= used <= 115, text  # one core's worth (100%), never two
+    one = claim(nb, "OneCore")
+    assert 50 <= one["server_cpu_pct"] <= 115, one  # one core's worth (100%), never two
+    assert one["one_core_limit_rps"] == 100, one  # 10 ms of CPU per request
 
 
 def test_02_every_core_runs_and_the_cluster_wins() -> None:
     nb = execute_notebook("02-every-core.ipynb")
     assert figures(nb) >= 3
-    text = printed(nb)
-    speedup = float(re.search(r"([\d.]+)x the throughput", text).group(1))
-    assert speedup >= 1.3, text  # 2 cores; the benchmark reports the exact figure
+    every = claim(nb, "EveryCore")
+    assert every["speedup"] >= 1.3, every  # 2 cores; the benchmark reports the exact figure
