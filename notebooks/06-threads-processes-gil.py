@@ -34,7 +34,7 @@ print("subinterpreters:", subinterpreters()[1])
 
 # %%
 result = run_parallel(workers=[1, 2, 4], job_seconds=pick(0.5, 0.2), repeat=3)
-result
+result.table.round(2)
 
 # %%
 fig = plot_speedup(result)
@@ -46,21 +46,12 @@ fig = plot_speedup(result)
 # %%
 fig = plot_parallel_cores(result)
 
-# %%
-from corelab.lessons.parallel import HASH_THREADS, PURE_PROCESSES, PURE_THREADS
+# %% [markdown]
+# What this run shows, with its numbers: how many cores each mode kept busy with as many workers as
+# cores, and its speed-up over one worker.
 
-threads2, procs2, hash2 = (result.speedup(mode, 2) for mode in (PURE_THREADS, PURE_PROCESSES, HASH_THREADS))
-print(
-    f"Pure Python: 2 threads give {threads2:.2f}x the throughput of one thread; 2 processes give {procs2:.2f}x "
-    f"on {result.cores_available} cores."
-)
-print(f"hashlib (the GIL released in C): 2 threads give {hash2:.2f}x.")
-busy = {mode: result.cores_busy(mode, 2) for mode in (PURE_THREADS, PURE_PROCESSES, HASH_THREADS)}
-print("Cores busy with 2 workers (CPU seconds / wall seconds): " + ", ".join(f"{m} {b:.2f}" for m, b in busy.items()))
-if result.free_threaded:
-    print("This interpreter is a free-threaded build with the GIL off: its threads ran Python in parallel.")
-for mode, why in result.skipped.items():
-    print(f"Not measured here: {mode}: {why}.")
+# %%
+result
 
 # %% [markdown]
 # ## Pools vs a new worker per task
@@ -75,23 +66,13 @@ for mode, why in result.skipped.items():
 
 # %%
 cost = run_spawn_cost(tasks=pick(200, 40), process_tasks=pick(30, 6))
-cost
+cost.stats().round(3)
 
 # %%
 fig = plot_task_latency(cost)
 
 # %%
-from corelab.lessons.spawn_cost import NEW_FORK, NEW_SPAWN, NEW_THREAD, POOL_PROCESS, POOL_THREAD
-
-pool, spawn = cost.median_ms(POOL_PROCESS), cost.median_ms(NEW_SPAWN)
-print(f"A task through the reused process pool: median {pool:.2f} ms of overhead.")
-print(f"A new spawned process per task: median {spawn:.0f} ms, {spawn / pool:.0f}x the pool's.")
-if NEW_FORK in set(cost.latencies["mode"]):
-    print(f"A new forked process per task: median {cost.median_ms(NEW_FORK):.1f} ms.")
-print(
-    f"Threads: {cost.median_ms(POOL_THREAD):.3f} ms through a pool, "
-    f"{cost.median_ms(NEW_THREAD):.3f} ms for a new one per task."
-)
+cost
 
 # %% [markdown]
 # **What to notice.** The GIL makes threads a tool for waiting (I/O) and for C code that releases

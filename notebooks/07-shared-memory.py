@@ -31,26 +31,13 @@ from corelab.lessons.shared_counter import run_shared_counter
 
 # %%
 counter = run_shared_counter(processes=2, increments=pick(500_000, 100_000))
-counter
+counter.table.round(3)
 
 # %%
 fig = plot_shared_counter(counter)
 
 # %%
-unlocked, locked, batched = (counter.row(m) for m in ("unlocked", "locked", "batched"))
-print(
-    f"Without a lock, {int(unlocked.expected):,} additions left the counter at {int(unlocked.counted):,}: "
-    f"{int(unlocked.lost):,} lost ({unlocked.lost_pct:.0f}%)."
-)
-print(
-    f"With a lock per addition the count is {'exact' if locked.lost == 0 else 'WRONG'} "
-    f"({int(locked.counted):,}), at {locked.ns_per_op:.0f} ns per addition against {unlocked.ns_per_op:.0f} ns: "
-    f"the lock costs about {counter.lock_cost_ns:.0f} ns each."
-)
-print(
-    f"Batched (count privately, add once under the lock): {'exact' if batched.lost == 0 else 'WRONG'}, "
-    f"{batched.ns_per_op:.0f} ns per addition."
-)
+counter
 
 # %% [markdown]
 # **What to notice.** The lost updates are not rare accidents: two cores adding at once lose a

@@ -67,6 +67,19 @@ def test_threads_keep_two_cores_busy_when_the_work_releases_the_gil(measured: pa
     assert measured.cores_busy(HASH_THREADS, 2) >= 1.5, measured.summary_table()
 
 
+def test_the_claim_carries_the_numbers_of_its_table(measured: parallel.ParallelResult) -> None:
+    fields = measured.as_json()["fields"]
+    assert fields["workers"] == 2 and fields["cores_available"] == measured.cores_available
+    for key, mode in parallel.CLAIM_MODES.items():
+        if mode in set(measured.table["mode"]):
+            assert fields[f"{key}_cores_busy"] == pytest.approx(measured.cores_busy(mode, 2), abs=1e-3)
+            assert fields[f"{key}_speedup"] == pytest.approx(measured.speedup(mode, 2), abs=1e-3)
+        else:  # not measured: no number, and the reason is in the sentence
+            assert fields[f"{key}_cores_busy"] is None and mode not in measured.sentence()
+    assert sorted(measured.skipped) == fields["skipped"]
+    assert all(why in measured.sentence() for why in measured.skipped.values())
+
+
 def test_the_cores_were_sampled_throughout(measured: parallel.ParallelResult) -> None:
     cores = measured.cores
     assert cores["core"].nunique() == psutil.cpu_count(logical=True)
@@ -96,6 +109,10 @@ def test_a_reused_pool_costs_far_less_per_task_than_a_new_process() -> None:
     assert pool * 10 < spawned, cost.summary_table()
     assert cost.median_ms(POOL_THREAD) < spawned and cost.median_ms(NEW_THREAD) < spawned
     assert set(cost.stats()["tasks"]) <= {30, 4}
+    fields = cost.as_json()["fields"]
+    assert fields["spawn_over_pool"] == pytest.approx(spawned / pool, rel=0.01) and fields["spawn_over_pool"] > 10
+    assert fields["pool_process_median_ms"] == pytest.approx(pool, abs=1e-4)
+    assert (fields["tasks"], fields["process_tasks"]) == (30, 4)
 
 
 @pytest.mark.parametrize(

@@ -33,6 +33,10 @@ def test_unlocked_loses_updates_locked_and_batched_are_exact() -> None:
     assert locked.counted == locked.expected == 400_000, result.summary_table()
     assert batched.counted == batched.expected, result.summary_table()
     assert locked.ns_per_op > unlocked.ns_per_op and result.lock_cost_ns > 0
+    fields = result.as_json()["fields"]
+    assert fields["expected"] == 400_000 and fields["unlocked_lost"] == unlocked.lost > 0
+    assert fields["locked_lost"] == fields["batched_lost"] == 0
+    assert fields["lock_cost_ns"] == pytest.approx(result.lock_cost_ns, abs=0.1)
     assert not {s for s in shm_segments() - before if s.startswith("psm_")}, "a shared memory segment was left"
 
 

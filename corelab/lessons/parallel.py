@@ -25,9 +25,11 @@ from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
+from corelab.claim import Claim
 from corelab.quick import pick
 from corelab.sampler import Sampler
 from plumbing.cores import usable_core_count
@@ -40,6 +42,13 @@ HASH_THREADS = "threads (hashlib, releases the GIL)"
 PURE_INTERPRETERS = "subinterpreters (pure Python)"
 TABLE_COLUMNS = ["mode", "job", "workers", "wall_s", "jobs_per_s", "speedup", "cores_busy"]
 RAW_COLUMNS = ["mode", "job", "workers", "round", "wall_s", "cpu_s", "t_start", "t_end"]
+# The claim's field prefixes: threads_cores_busy, processes_speedup, ...
+CLAIM_MODES = {
+    "threads": PURE_THREADS,
+    "processes": PURE_PROCESSES,
+    "hash_threads": HASH_THREADS,
+    "interpreters": PURE_INTERPRETERS,
+}
 
 
 @dataclass(frozen=True)
@@ -51,7 +60,10 @@ class ParallelConfig:
 
 
 @dataclass
-class ParallelResult:
+class ParallelResult(Claim):
+    """Notebook 06: threads on pure Python keep about one core busy, processes (and threads in C code
+    that releases the GIL) keep every core busy, so processes get more done than threads."""
+
     table: pd.DataFrame  # mode, job, workers, wall_s, jobs_per_s, speedup, cores_busy (medians over rounds)
     raw: pd.DataFrame  # mode, job, workers, round, wall_s, cpu_s, t_start, t_end: every step run
     cores: pd.DataFrame  # t, core, util_pct (t on the same clock as raw's t_start/t_end)
@@ -59,23 +71,57 @@ class ParallelResult:
     cores_available: int = 1
     free_threaded: bool = False  # True: the threads ran without a GIL (a 3.13t/3.14t build)
 
-    def speedup(self, mode: str, workers: int) -> float:
+    def _at(self, mode: str, workers: int, column: str) -> float:
         row = self.table[(self.table["mode"] == mode) & (self.table["workers"] == workers)]
-        return float(row["speedup"].iloc[0]) if not row.empty else float("nan")
+        return float(row[column].iloc[0]) if not row.empty else float("nan")
+
+    def speedup(self, mode: str, workers: int) -> float:
+        return self._at(mode, workers, "speedup")
 
     def cores_busy(self, mode: str, workers: int) -> float:
-        row = self.table[(self.table["mode"] == mode) & (self.table["workers"] == workers)]
-        return float(row["cores_busy"].iloc[0]) if not row.empty else float("nan")
+        return self._at(mode, workers, "cores_busy")
+
+    @property
+    def compared_workers(self) -> int:
+        """The worker count the claim is read at: as many as the cores (at least 2), among those measured."""
+        counts = sorted(int(k) for k in self.table["workers"].unique())
+        return max((k for k in counts if k <= max(2, self.cores_available)), default=counts[-1] if counts else 0)
+
+    def fields(self) -> dict[str, Any]:
+        k = self.compared_workers
+        numbers: dict[str, Any] = {"workers": k, "cores_available": self.cores_available}
+        for key, mode in CLAIM_MODES.items():
+            numbers[f"{key}_cores_busy"] = round(self.cores_busy(mode, k), 3)
+            numbers[f"{key}_speedup"] = round(self.speedup(mode, k), 3)
+        return {**numbers, "free_threaded": self.free_threaded, "skipped": sorted(self.skipped)}
+
+    def sentence(self) -> str:
+        k, f = self.compared_workers, self.fields()
+        gil = "they ran without the GIL (a free-threaded build)" if self.free_threaded else "the GIL runs one at a time"
+        lines = [
+            f"With {k} workers on {self.cores_available} cores (cores busy = CPU seconds / wall seconds):",
+            f"threads running pure Python kept {f['threads_cores_busy']:.2f} cores busy, "
+            f"{f['threads_speedup']:.2f}x one thread's jobs/s: {gil};",
+            f"processes kept {f['processes_cores_busy']:.2f} cores busy, {f['processes_speedup']:.2f}x one "
+            f"process's jobs/s: each has its own interpreter and GIL;",
+            f"threads hashing in C (hashlib releases the GIL) kept {f['hash_threads_cores_busy']:.2f} cores busy, "
+            f"{f['hash_threads_speedup']:.2f}x.",
+        ]
+        if PURE_INTERPRETERS in set(self.table["mode"]):
+            lines.append(
+                f"Subinterpreters (one GIL each) kept {f['interpreters_cores_busy']:.2f} cores busy, "
+                f"{f['interpreters_speedup']:.2f}x."
+            )
+        lines += [f"Not measured here: {mode}: {why}." for mode, why in self.skipped.items()]
+        return "\n".join(lines)
 
     def summary_table(self) -> str:
+        """Every mode and worker count, one line each (what ``python -m corelab parallel`` prints)."""
         lines = [f"{'mode':<36} {'workers':>7} {'wall s':>7} {'jobs/s':>7} {'speed-up':>8} {'cores busy':>10}"]
         for r in self.table.itertuples():
             lines.append(
                 f"{r.mode:<36} {r.workers:7d} {r.wall_s:7.2f} {r.jobs_per_s:7.2f} {r.speedup:7.2f}x{r.cores_busy:11.2f}"
             )
-        if self.free_threaded:
-            lines.append("threads ran without the GIL: this is a free-threaded build")
-        lines += [f"{mode}: skipped, {why}" for mode, why in self.skipped.items()]
         return "\n".join(lines)
 
     def __repr__(self) -> str:
@@ -258,6 +304,7 @@ def run_command(args: argparse.Namespace) -> int:
     result = measure_parallel(config)
     print(f"{result.cores_available} usable cores, Python {sys.version.split()[0]}")
     print(result.summary_table())
+    print(result.sentence())
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
         result.table.to_csv(args.out / "table.csv", index=False)

@@ -22,9 +22,11 @@ import argparse
 from dataclasses import dataclass
 from multiprocessing import get_context
 from multiprocessing.shared_memory import SharedMemory
+from typing import Any
 
 import pandas as pd
 
+from corelab.claim import Claim
 from corelab.quick import pick
 from servers.jobs import add_to_counter
 
@@ -38,7 +40,10 @@ class CounterConfig:
 
 
 @dataclass
-class CounterResult:
+class CounterResult(Claim):
+    """Notebook 07: without a lock additions are lost; a lock per addition is exact and costly; batched is
+    exact and cheap."""
+
     table: pd.DataFrame  # mode, processes, increments, expected, counted, lost, lost_pct, wall_s, ns_per_op
 
     def row(self, mode: str) -> pd.Series:
@@ -49,13 +54,46 @@ class CounterResult:
         """What the lock adds to one increment, in nanoseconds (locked minus unlocked)."""
         return float(self.row("locked")["ns_per_op"] - self.row("unlocked")["ns_per_op"])
 
+    def fields(self) -> dict[str, Any]:
+        first = self.table.iloc[0]
+        numbers: dict[str, Any] = {
+            "processes": int(first["processes"]),
+            "increments": int(first["increments"]),
+            "expected": int(first["expected"]),
+        }
+        for mode in MODES:
+            row = self.row(mode)
+            numbers[f"{mode}_counted"] = int(row["counted"])
+            numbers[f"{mode}_lost"] = int(row["lost"])
+            numbers[f"{mode}_lost_pct"] = round(float(row["lost_pct"]), 2)
+            numbers[f"{mode}_ns_per_op"] = round(float(row["ns_per_op"]), 1)
+        return {**numbers, "lock_cost_ns": round(self.lock_cost_ns, 1)}
+
+    def sentence(self) -> str:
+        f = self.fields()
+
+        def exact(mode: str) -> str:
+            lost = f[f"{mode}_lost"]
+            return "exact" if lost == 0 else f"WRONG: {lost:,} lost"
+
+        return (
+            f"Without a lock, {f['processes']} processes adding {f['increments']:,} times each left the counter "
+            f"at {f['unlocked_counted']:,} of {f['expected']:,}: {f['unlocked_lost']:,} additions lost "
+            f"({f['unlocked_lost_pct']:.0f}%).\n"
+            f"With a lock per addition the count is {exact('locked')} ({f['locked_counted']:,}), at "
+            f"{f['locked_ns_per_op']:.0f} ns an addition against {f['unlocked_ns_per_op']:.0f} ns: "
+            f"the lock costs about {f['lock_cost_ns']:.0f} ns each.\n"
+            f"Batched (count privately, add once under the lock): {exact('batched')}, "
+            f"{f['batched_ns_per_op']:.0f} ns an addition."
+        )
+
     def summary_table(self) -> str:
+        """One line per mode (what ``python -m corelab shared-counter`` prints before the sentence)."""
         lines = [f"{'mode':<9} {'expected':>10} {'counted':>10} {'lost':>9} {'wall s':>7} {'ns/increment':>12}"]
         for r in self.table.itertuples():
             lines.append(
                 f"{r.mode:<9} {r.expected:10d} {r.counted:10d} {r.lost:9d} {r.wall_s:7.3f} {r.ns_per_op:12.0f}"
             )
-        lines.append(f"the lock costs about {self.lock_cost_ns:.0f} ns per increment")
         return "\n".join(lines)
 
     def __repr__(self) -> str:
@@ -129,5 +167,7 @@ def run_command(args: argparse.Namespace) -> int:
     """Each way of adding: the final count against the expected one, and the time per operation."""
     if not (2 <= args.processes <= 16 and 1 <= args.increments <= 10_000_000):
         raise ValueError("--processes must be in 2..16 and --increments in 1..10000000")
-    print(measure_counter(CounterConfig(args.processes, args.increments)).summary_table())
+    result = measure_counter(CounterConfig(args.processes, args.increments))
+    print(result.summary_table())
+    print(result.sentence())
     return 0

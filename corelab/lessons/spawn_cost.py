@@ -18,9 +18,11 @@ from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from multiprocessing import get_all_start_methods, get_context
+from typing import Any
 
 import pandas as pd
 
+from corelab.claim import Claim
 from corelab.lessons.parallel import start_workers
 from corelab.quick import pick
 from plumbing.lifeline import die_with_parent
@@ -31,6 +33,14 @@ NEW_THREAD = "new thread per task"
 POOL_PROCESS = "process pool (reused, spawn)"
 NEW_SPAWN = "new process per task (spawn)"
 NEW_FORK = "new process per task (fork)"
+# The claim's field prefixes: pool_process_median_ms, new_spawn_median_ms, ...
+CLAIM_MODES = {
+    "pool_thread": POOL_THREAD,
+    "new_thread": NEW_THREAD,
+    "pool_process": POOL_PROCESS,
+    "new_spawn": NEW_SPAWN,
+    "new_fork": NEW_FORK,
+}
 
 
 @dataclass(frozen=True)
@@ -40,7 +50,9 @@ class SpawnCostConfig:
 
 
 @dataclass
-class SpawnCostResult:
+class SpawnCostResult(Claim):
+    """Notebook 06: a new process per task costs tens of milliseconds; a reused pool, a fraction of one."""
+
     latencies: pd.DataFrame  # mode, task, latency_ms
 
     def stats(self) -> pd.DataFrame:
@@ -57,9 +69,41 @@ class SpawnCostResult:
         return table.reset_index()
 
     def median_ms(self, mode: str) -> float:
+        """The mode's median task latency; NaN for a mode not measured (fork where there is none)."""
         return float(self.latencies.loc[self.latencies["mode"] == mode, "latency_ms"].median())
 
+    @property
+    def spawn_over_pool(self) -> float:
+        """How many times a reused process pool's overhead a new spawned process per task costs."""
+        return self.median_ms(NEW_SPAWN) / self.median_ms(POOL_PROCESS)
+
+    def fields(self) -> dict[str, Any]:
+        medians = {f"{key}_median_ms": round(self.median_ms(mode), 4) for key, mode in CLAIM_MODES.items()}
+        tasks = self.latencies.groupby("mode")["task"].size()
+        return {
+            **medians,
+            "spawn_over_pool": round(self.spawn_over_pool, 1),
+            "tasks": int(tasks.get(POOL_THREAD, 0)),
+            "process_tasks": int(tasks.get(NEW_SPAWN, 0)),
+        }
+
+    def sentence(self) -> str:
+        f = self.fields()
+        lines = [
+            f"A task through the reused process pool: a median {f['pool_process_median_ms']:.2f} ms of overhead.",
+            f"A new spawned process per task: a median {f['new_spawn_median_ms']:.0f} ms, "
+            f"{f['spawn_over_pool']:.0f}x the pool's (a fresh interpreter imports its modules first).",
+        ]
+        if NEW_FORK in set(self.latencies["mode"]):  # a platform that forks
+            lines.append(f"A new forked process per task: a median {f['new_fork_median_ms']:.1f} ms.")
+        lines.append(
+            f"Threads: {f['pool_thread_median_ms']:.3f} ms through a pool, "
+            f"{f['new_thread_median_ms']:.3f} ms for a new one per task."
+        )
+        return "\n".join(lines)
+
     def summary_table(self) -> str:
+        """Per mode: tasks and latency percentiles (what ``python -m corelab spawn-cost`` prints)."""
         lines = [f"{'mode':<32} {'tasks':>5} {'median ms':>10} {'p90 ms':>8} {'p99 ms':>8}"]
         for row in self.stats().itertuples():
             lines.append(f"{row.mode:<32} {row.tasks:5d} {row.median_ms:10.3f} {row.p90_ms:8.3f} {row.p99_ms:8.3f}")
@@ -150,12 +194,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_command(args: argparse.Namespace) -> int:
-    """Per-task latency per mode, and the pool's advantage over a new spawned process."""
+    """Per-task latency per mode, and the claim: the pool's advantage over a new process per task."""
     if not (1 <= args.tasks <= 10_000 and 1 <= args.process_tasks <= 1000):
         raise ValueError("--tasks must be in 1..10000 and --process-tasks in 1..1000")
     result = measure_spawn_cost(SpawnCostConfig(args.tasks, args.process_tasks))
     print(result.summary_table())
-    pool, spawn = result.median_ms(POOL_PROCESS), result.median_ms(NEW_SPAWN)
-    print(f"per-task overhead: reused process pool {pool:.3f} ms, new spawned process {spawn:.1f} ms "
-          f"({spawn / pool:.0f}x)")  # fmt: skip
+    print(result.sentence())
     return 0
