@@ -3,7 +3,8 @@
 A WebSocket, or a long-poll waiting for news, is a request that never finishes by itself: a
 worker that waited for it would wait out its graceful timeout (10 s) and be killed. A draining
 worker ends its chat sessions instead (servers/chat.py, GoingAway) and its clients reconnect on
-their own, to a worker that serves. Real processes, real python-socketio clients (corelab.lessons.chat_drain).
+their own, to a worker that serves. Real processes, real python-socketio clients
+(corelab.lessons.chat_drain, with corelab.lessons.chat_clients and chat_server).
 """
 
 from __future__ import annotations
@@ -34,8 +35,8 @@ def test_stop_with_chat_clients_connected_is_quick(variant: str, redis_url: str,
     )
     # The stop really had long-lived connections to end: WebSockets and long-polls.
     assert result.transports.get("websocket", 0) >= 3 and result.transports.get("polling", 0) >= 1, result
-    assert result.seconds < STOP_WITHIN_S, result.line()
-    assert result.exit_code == 0 and result.workers_killed == 0, result.line()
+    assert result.seconds < STOP_WITHIN_S, str(result)
+    assert result.exit_code == 0 and result.workers_killed == 0, str(result)
     log = (tmp_path / "server.log").read_text()
     assert "did not stop in time" not in log and "Traceback" not in log, log
 
@@ -53,7 +54,7 @@ def test_rolling_restart_with_chat_clients_brings_every_client_back_on_a_new_wor
             extra=("--redis-url", redis_url),
         )
     )
-    report = "\n".join(result.lines())
+    report = str(result)
     # Every client is back in its room, each on a worker the restart started.
     assert result.reconnected == CLIENTS, report
     assert len(result.replacements) == 2, report

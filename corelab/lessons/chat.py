@@ -9,6 +9,9 @@ These functions turn a run folder's Locust CSVs into tidy tables::
     delivery(runs)       # run, label, recipients, expected, delivered, lost, ratio, p50_ms ... p99_9_ms
     handshakes(runs)     # run, label, attempts, failed, failed_ratio
     runs = redis_outage()  # pubsub under load while its Redis is stopped, then started again
+    outages(runs)        # run, label, down_t, up_t
+
+The claims notebooks 10 and 11 make from these tables are in ``corelab.lessons.chat_claims``.
 """
 
 from __future__ import annotations
@@ -135,31 +138,6 @@ def outages(runs: Runs) -> pd.DataFrame:
         if len(down) and len(up):
             rows.append({"run": run, "label": label, "down_t": float(down.iloc[0]), "up_t": float(up.iloc[0])})
     return pd.DataFrame(rows, columns=["run", "label", "down_t", "up_t"])
-
-
-def outage_summary(runs: Runs) -> pd.Series:
-    """What the first staged outage in ``runs`` did: when Redis was down, what the same worker
-    still delivered meanwhile, what was lost across workers, and when cross-worker delivery resumed.
-    """
-    down = outages(runs).iloc[0]
-    totals = delivery(runs).set_index("recipients")
-    history = delivery_history(runs)
-    cross = history[history["recipients"] == "other worker"]
-    during = history[(history["t"] >= down.down_t) & (history["t"] <= down.up_t)]
-    same_during = during[during["recipients"] == "same worker"]
-    resumed = cross[(cross["t"] > down.up_t) & (cross["delivered"] > 0)]["t"].min()
-    return pd.Series(
-        {
-            "down_t": down.down_t,
-            "up_t": down.up_t,
-            "same_worker_delivered_during": int(same_during["delivered"].sum()),
-            "same_worker_lost_during": int(same_during["lost"].sum()),
-            "other_worker_lost": int(totals.loc["other worker", "lost"]),
-            "other_worker_expected": int(totals.loc["other worker", "expected"]),
-            "resumed_t": float(resumed),
-            "failed_handshakes": int(handshakes(runs)["failed"].sum()),
-        }
-    )
 
 
 def redis_outage(

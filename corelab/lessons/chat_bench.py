@@ -22,7 +22,8 @@ import statistics
 from dataclasses import asdict
 from pathlib import Path
 
-from corelab.lessons.chat import delivery, delivery_history, handshakes, outages, redis_outage
+from corelab.lessons.chat import delivery, handshakes, redis_outage
+from corelab.lessons.chat_claims import chat_outcome, outage_summary
 from corelab.lessons.chat_drain import rolling_restart_with_chat, stop_with_clients
 from corelab.results import Runs, load_runs, machine_info, new_results_dir, write_json
 from corelab.run import bench
@@ -38,18 +39,11 @@ def bench_delivery(seconds: float, workers: int, users: int | None) -> int:
         redis=True,
         out=new_results_dir("delivery"),
     )
-    table = delivery(runs)
-    print(table.drop(columns=["run"]).to_string(index=False))
-    every = table[table["recipients"] == "all"].iloc[0]
-    other = table[table["recipients"] == "other worker"].iloc[0]
-    print(
-        f"\npubsub x{workers}: {every.delivered} of {every.expected} deliveries arrived "
-        f"({every.ratio:.2%}); across workers {other.delivered} of {other.expected}; "
-        f"delivery latency p50 {other.p50_ms:.0f} ms, p99 {other.p99_ms:.0f} ms (other worker)"
-    )
+    print(delivery(runs).drop(columns=["run"]).to_string(index=False))
+    print(handshakes(runs).drop(columns=["run"]).to_string(index=False))
+    print(f"\n{chat_outcome(runs)}")
     sent = _messages_sent(runs)
     print(f"messages sent: {sent} (each owed to the other members of its room)")
-    print(handshakes(runs).drop(columns=["run"]).to_string(index=False))
     print(f"results in {runs.root}")
     return 0
 
@@ -87,13 +81,7 @@ def bench_outage(seconds: float, workers: int) -> int:
         workers=workers, seconds=seconds, down_at=seconds / 3, down_for=seconds / 5, out=new_results_dir("outage")
     )
     print(delivery(runs).drop(columns=["run"]).to_string(index=False))
-    down = outages(runs).iloc[0]
-    history = delivery_history(runs)
-    back = history[(history["recipients"] == "other worker") & (history["t"] > down.up_t) & (history["delivered"] > 0)]
-    print(
-        f"\nRedis down {down.down_t:.1f}..{down.up_t:.1f} s; "
-        f"cross-worker deliveries resumed at t={back['t'].min():.1f} s"
-    )
+    print(f"\n{outage_summary(runs)}")
     print(f"results in {runs.root}")
     return 0
 
@@ -108,7 +96,7 @@ def bench_stop(clients: int, workers: int, rounds: int) -> int:
             result = asyncio.run(
                 stop_with_clients(variant, clients=clients, workers=workers, log_path=out / f"{variant}-{i + 1}.log")
             )
-            print(result.line(), flush=True)
+            print(result, flush=True)
             results.append(result)
     print()
     for variant in ("sticky", "pubsub"):
@@ -131,7 +119,7 @@ def bench_restart(clients: int, workers: int, rounds: int) -> int:
         result = asyncio.run(
             rolling_restart_with_chat("pubsub", clients=clients, workers=workers, log_path=out / f"pubsub-{i + 1}.log")
         )
-        print("\n".join(result.lines()), flush=True)
+        print(result, flush=True)
         results.append(result)
     per_worker = [r.seconds for result in results for r in result.replacements if r.seconds is not None]
     print(

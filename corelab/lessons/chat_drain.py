@@ -4,40 +4,32 @@ A WebSocket, or a long-poll waiting for news, is a request that never finishes b
 worker that waited for its requests before exiting would wait out its graceful timeout, so a
 draining worker ends its chat sessions (servers/chat.py, ``GoingAway``) and their clients
 reconnect, to another worker when one serves. These measure it with real python-socketio
-clients (``AsyncClient``, their default reconnection settings, as the browser's client has):
+clients (``corelab.lessons.chat_clients``) against a real cluster (``corelab.lessons.chat_server``):
 
     stop_with_clients("pubsub")        # SIGTERM to the primary with 20 clients: seconds to exit
     rolling_restart_with_chat()        # SIGHUP with 20 clients chatting: seconds per worker,
                                        # clients back on new workers, messages delivered / lost
 
-Each client joins room ``room-<k>`` (ROOM_SIZE clients a room) and, while chatting, sends one
-message every ``interval`` seconds on average. A message the server acknowledged is owed to every
-other member of its room; one that has not arrived ``LOST_AFTER_S`` after the run's window is
-lost. Socket.IO delivers at most once: a message emitted to a client while it reconnects is not
-kept for it, and a client that is reconnecting cannot send (counted as "not sent").
+Both return a claim (``corelab.claim``): its sentence for the reader, its fields for a test.
+Each client joins room ``room-<k>`` and, while chatting, sends one message every ``interval``
+seconds on average; a message that has not arrived ``LOST_AFTER_S`` after the run's window is lost.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-import random
-import re
 import signal
-import threading
 import time
-from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import socketio
+from corelab.claim import Claim
+from corelab.lessons.chat_clients import ChatFleet, until
+from corelab.lessons.chat_server import Replacement, old_workers_gone, replacements, start_chat_server
 
-from plumbing.procs import ManagedProcess, free_port, python_module, wait_until_serving
-
-ROOM_SIZE = 4
 LOST_AFTER_S = 3.0
-CONNECT_TIMEOUT_S = 10.0
 # How long a client may take to be back after a restart: python-socketio waits 0.5-1.5 s before
 # its first attempt and backs off to at most 5 s between attempts.
 RECONNECT_TIMEOUT_S = 20.0
@@ -45,269 +37,13 @@ RECONNECT_TIMEOUT_S = 20.0
 AFTER_S = 2.0
 
 
-# -- the server, and when its log said what ---------------------------------------------------
-
-
-class StampedLog:
-    """Follows a server's log file from a thread, stamping each line with ``time.monotonic()``.
-
-    The cluster's log lines carry no time; stamping them as they appear (every 20 ms) is precise
-    enough to time a worker's replacement, and costs the server nothing.
-    """
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.lines: list[tuple[float, str]] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._follow, daemon=True)
-        self._thread.start()
-
-    def _follow(self) -> None:
-        offset, partial = 0, ""
-        while not self._stop.wait(0.02):
-            try:
-                with open(self.path, errors="replace") as f:
-                    f.seek(offset)
-                    chunk = f.read()
-                    offset = f.tell()
-            except OSError:
-                continue
-            now = time.monotonic()
-            *complete, partial = (partial + chunk).split("\n")
-            self.lines.extend((now, line) for line in complete)
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=1)
-
-    def first(self, pattern: str, after: float = 0.0) -> tuple[float, re.Match[str]] | None:
-        """The first line at or after ``after`` that matches ``pattern``: (when, match)."""
-        for when, line in list(self.lines):
-            if when >= after and (match := re.search(pattern, line)):
-                return when, match
-        return None
-
-    def text(self) -> str:
-        return "\n".join(line for _when, line in self.lines)
-
-
-@dataclass
-class ChatServer:
-    variant: str
-    url: str
-    process: ManagedProcess
-    log: StampedLog
-
-    @property
-    def primary_pid(self) -> int:
-        return self.process.pid
-
-    def close(self) -> None:
-        self.process.stop()
-        self.log.close()
-
-
-def start_chat_server(variant: str, workers: int, log_path: Path, *extra: str) -> ChatServer:
-    """``python -m servers.<variant> --workers N`` on a free port, serving once the cluster is ready."""
-    port = free_port()
-    process = ManagedProcess(
-        python_module(f"servers.{variant}", "--workers", str(workers), "--port", str(port), *extra), log_path=log_path
-    )
-    log = StampedLog(log_path)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_serving(f"{url}/health", process, timeout=30, ready_line="cluster ready")
-    except BaseException:
-        process.stop()
-        log.close()
-        raise
-    return ChatServer(variant, url, process, log)
-
-
-# -- the clients -------------------------------------------------------------------------------
-
-
-@dataclass
-class Sent:
-    text: str
-    room: str
-    sender: str
-    at: float
-
-
-@dataclass
-class Ledger:
-    """What every client sent, and what did not go out because its client was reconnecting."""
-
-    sent: list[Sent] = field(default_factory=list)
-    not_sent: list[float] = field(default_factory=list)  # when a client had no session to send on
-    unacknowledged: int = 0
-
-
-class ChatClient:
-    """A python-socketio client that reconnects on its own, rejoins its room, and records what it receives."""
-
-    def __init__(self, name: str, room: str, transports: list[str] | None) -> None:
-        self.name = name
-        self.room = room
-        self.transports = transports
-        # python-socketio's defaults: reconnect forever, first after 0.5-1.5 s (as the browser's client).
-        self.sio = socketio.AsyncClient(reconnection=True)
-        self.worker: int | None = None  # the pid that welcomed the current session
-        self.sessions = 0
-        self.in_room = False
-        self.received: set[str] = set()
-        self._tasks: set[asyncio.Task[Any]] = set()
-        self.sio.on("connect", self._on_connect)
-        self.sio.on("welcome", self._on_welcome)
-        self.sio.on("chat", self._on_chat)
-        self.sio.on("disconnect", self._on_disconnect)
-
-    def _on_welcome(self, data: dict[str, Any]) -> None:
-        self.worker = int(data["worker"])
-
-    async def _on_connect(self) -> None:
-        self.sessions += 1
-        # Rooms live in the server's session: a reconnected client joins again. (Not awaited here:
-        # the join's acknowledgement is read by the same client.)
-        task = asyncio.get_running_loop().create_task(self._join())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _join(self) -> None:
-        try:
-            ack = await self.sio.call("join", {"room": self.room}, timeout=5)
-        except socketio.exceptions.SocketIOError:
-            return
-        self.in_room = isinstance(ack, dict) and ack.get("room") == self.room
-
-    def _on_chat(self, msg: dict[str, Any]) -> None:
-        self.received.add(str(msg.get("text")))
-
-    def _on_disconnect(self, *_reason: Any) -> None:
-        self.in_room = False
-        self.worker = None
-
-    @property
-    def ready(self) -> bool:
-        return self.sio.connected and self.in_room
-
-    def transport(self) -> str:
-        return self.sio.transport() if self.sio.connected else "none"
-
-    async def connect(self, url: str) -> None:
-        await self.sio.connect(url, transports=self.transports, wait_timeout=CONNECT_TIMEOUT_S)
-        await _until(lambda: self.ready, CONNECT_TIMEOUT_S, f"{self.name} did not join {self.room}")
-
-    async def chatter(self, interval: float, ledger: Ledger, stop: asyncio.Event) -> None:
-        seq = 0
-        while not stop.is_set():
-            await asyncio.sleep(interval * random.uniform(0.5, 1.5))
-            seq += 1
-            text = f"{self.name}#{seq}"
-            now = time.monotonic()
-            if not self.ready:
-                ledger.not_sent.append(now)
-                continue
-            try:
-                ack = await self.sio.call(
-                    "chat", {"room": self.room, "text": text, "seq": seq, "sent_ms": time.time() * 1000}, timeout=3
-                )
-            except socketio.exceptions.TimeoutError:
-                ledger.unacknowledged += 1  # it may or may not have gone out: not counted either way
-                continue
-            except socketio.exceptions.SocketIOError:
-                ledger.not_sent.append(now)  # the session ended between the check and the send
-                continue
-            if ack == {"ok": True}:
-                ledger.sent.append(Sent(text, self.room, self.name, now))
-
-    async def close(self) -> None:
-        try:
-            # abort: do not wait for a long-poll in flight (the server may hold it for 45 s).
-            if self.sio.connected:
-                await asyncio.wait_for(self.sio.eio.disconnect(abort=True), 5)
-            # Ends a reconnection in progress (the server may be gone for good).
-            await asyncio.wait_for(self.sio.disconnect(), 5)
-        except (TimeoutError, socketio.exceptions.SocketIOError):
-            pass
-        for task in list(self._tasks):
-            task.cancel()
-        # A reconnection attempt that found the port closed leaves engine.io's HTTP session open.
-        http = self.sio.eio.http
-        if http is not None and not http.closed:
-            await http.close()
-
-
-class ChatFleet:
-    """``clients`` chat clients in rooms of ROOM_SIZE; the last ``polling_only`` stay on long-polling."""
-
-    def __init__(self, clients: int, polling_only: int = 2) -> None:
-        self.clients = [
-            ChatClient(f"c{i}", f"room-{i // ROOM_SIZE}", ["polling"] if i >= clients - polling_only else None)
-            for i in range(clients)
-        ]
-        self.ledger = Ledger()
-        self._stop_chatting = asyncio.Event()
-        self._chatters: list[asyncio.Task[None]] = []
-
-    async def connect(self, url: str) -> None:
-        for client in self.clients:
-            await client.connect(url)
-        # Let the default clients finish their upgrade from long-polling to WebSocket.
-        await _until(
-            lambda: all(c.transport() == (c.transports or ["websocket"])[-1] for c in self.clients),
-            CONNECT_TIMEOUT_S,
-            "clients did not settle on their transports",
-        )
-
-    def start_chatting(self, interval: float) -> None:
-        loop = asyncio.get_running_loop()
-        self._chatters = [loop.create_task(c.chatter(interval, self.ledger, self._stop_chatting)) for c in self.clients]
-
-    async def stop_chatting(self) -> None:
-        self._stop_chatting.set()
-        await asyncio.gather(*self._chatters, return_exceptions=True)
-
-    def transports(self) -> dict[str, int]:
-        return dict(Counter(c.transport() for c in self.clients))
-
-    def workers(self) -> dict[str, int | None]:
-        return {c.name: c.worker if c.ready else None for c in self.clients}
-
-    def deliveries(self, since: float, until: float) -> tuple[int, int, int]:
-        """For messages acknowledged in [since, until): (messages, deliveries owed, delivered)."""
-        members: dict[str, list[ChatClient]] = {}
-        for c in self.clients:
-            members.setdefault(c.room, []).append(c)
-        messages = owed = delivered = 0
-        for msg in self.ledger.sent:
-            if since <= msg.at < until:
-                messages += 1
-                for c in members[msg.room]:
-                    if c.name != msg.sender:
-                        owed += 1
-                        delivered += msg.text in c.received
-        return messages, owed, delivered
-
-    async def close(self) -> None:
-        await self.stop_chatting()
-        await asyncio.gather(*(c.close() for c in self.clients))
-
-
-async def _until(check: Any, seconds: float, why: str) -> None:
-    deadline = time.monotonic() + seconds
-    while not check():
-        if time.monotonic() > deadline:
-            raise TimeoutError(why)
-        await asyncio.sleep(0.05)
-
-
 # -- stop --------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class StopResult:
+class StopResult(Claim):
+    """A cluster stopped (SIGTERM to its primary) with chat clients connected: how long it took."""
+
     variant: str
     clients: int
     transports: dict[str, int]  # the clients' transports at the moment of the stop
@@ -315,7 +51,10 @@ class StopResult:
     exit_code: int
     workers_killed: int  # workers the primary had to kill ("did not stop in time")
 
-    def line(self) -> str:
+    def fields(self) -> dict[str, Any]:
+        return {**super().fields(), "transports": self.transports}
+
+    def sentence(self) -> str:
         return (
             f"{self.variant}: stopped in {self.seconds:.2f} s with {self.clients} chat clients connected "
             f"({', '.join(f'{n} {t}' for t, n in sorted(self.transports.items()))}); exit code {self.exit_code}, "
@@ -353,16 +92,9 @@ async def stop_with_clients(
 
 
 @dataclass(frozen=True)
-class Replacement:
-    old_pid: int
-    new_pid: int | None
-    boot_s: float | None  # "replacing" to the successor serving
-    drain_s: float | None  # the successor serving to the old worker's exit
-    seconds: float | None  # "replacing" to the old worker's exit
+class RestartResult(Claim):
+    """A rolling restart (SIGHUP) with chat clients chatting: per worker, the clients, the messages."""
 
-
-@dataclass(frozen=True)
-class RestartResult:
     variant: str
     clients: int
     workers: int
@@ -382,13 +114,24 @@ class RestartResult:
     after_messages: int
     after_owed: int
     after_delivered: int
-    log: str
+    log: str  # the server's whole log: for a failing test's message, not a field
 
     @property
     def lost(self) -> int:
         return self.owed - self.delivered
 
-    def lines(self) -> list[str]:
+    def fields(self) -> dict[str, Any]:
+        scalars = {k: v for k, v in super().fields().items() if k != "log"}
+        timed = [r.seconds for r in self.replacements if r.seconds is not None]
+        return {
+            **scalars,
+            "lost": self.lost,
+            "replaced": len(self.replacements),
+            # None when a replacement was never seen to finish: no figure would say how slow it was.
+            "slowest_replacement_s": max(timed) if timed and len(timed) == len(self.replacements) else None,
+        }
+
+    def sentence(self) -> str:
         out = [
             f"{self.variant} x{self.workers}: rolling restart with {self.clients} chat clients took "
             f"{self.restart_s:.2f} s"
@@ -414,7 +157,7 @@ class RestartResult:
             f"  in the {AFTER_S:g} s after it: {self.after_messages} messages, {self.after_delivered} of "
             f"{self.after_owed} deliveries arrived, {self.after_owed - self.after_delivered} lost"
         )
-        return out
+        return "\n".join(out)
 
 
 def _s(value: float | None) -> str:
@@ -444,13 +187,13 @@ async def rolling_restart_with_chat(
         await asyncio.sleep(steady_s)
         hup = time.monotonic()
         os.kill(server.primary_pid, signal.SIGHUP)
-        restart_end = await _old_workers_gone(server.log, old, hup, timeout=60)
+        restart_end = await old_workers_gone(server.log, old, hup, timeout=60)
 
         def all_back() -> bool:
             return all(w is not None and w not in old for w in fleet.workers().values())
 
         try:
-            await _until(all_back, RECONNECT_TIMEOUT_S, "clients did not come back")
+            await until(all_back, RECONNECT_TIMEOUT_S, "clients did not come back")
             back_s: float | None = time.monotonic() - hup
         except TimeoutError:
             back_s = None
@@ -470,7 +213,7 @@ async def rolling_restart_with_chat(
         variant=variant,
         clients=clients,
         workers=workers,
-        replacements=_replacements(server.log, hup),
+        replacements=replacements(server.log, hup),
         restart_s=restart_end - hup,
         reconnected=reconnected,
         reconnected_s=back_s,
@@ -486,45 +229,3 @@ async def rolling_restart_with_chat(
         after_delivered=a_delivered,
         log=server.log.text(),
     )
-
-
-async def _old_workers_gone(log: StampedLog, old: set[int], since: float, timeout: float) -> float:
-    """When the last of the ``old`` workers exited, by the primary's log."""
-    deadline = time.monotonic() + timeout
-    while True:
-        exits = [log.first(rf"worker {pid} (exited|was killed)", since) for pid in old]
-        if all(exits):
-            return max(found[0] for found in exits if found)
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"old workers {sorted(old)} still running after {timeout:g} s")
-        await asyncio.sleep(0.05)
-
-
-def _replacements(log: StampedLog, since: float) -> list[Replacement]:
-    """Each worker a rolling restart replaced, with its successor and the times, from the primary's log."""
-    lines = list(log.lines)
-
-    def find(pattern: str, start: int) -> tuple[float, re.Match[str]] | None:
-        for when, line in lines[start:]:
-            if match := re.search(pattern, line):
-                return when, match
-        return None
-
-    out = []
-    for i, (began, line) in enumerate(lines):
-        match = re.search(r"replacing worker (\d+) \(slot (\d+)\)", line)
-        if began < since or not match:
-            continue
-        old_pid, slot = int(match.group(1)), match.group(2)
-        serving = find(rf"worker (\d+) \(slot {slot}\) is serving", i + 1)
-        gone = find(rf"worker {old_pid} (exited|was killed)", i + 1)
-        out.append(
-            Replacement(
-                old_pid=old_pid,
-                new_pid=int(serving[1].group(1)) if serving else None,
-                boot_s=serving[0] - began if serving else None,
-                drain_s=gone[0] - serving[0] if gone and serving else None,
-                seconds=gone[0] - began if gone else None,
-            )
-        )
-    return out

@@ -7,7 +7,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from corelab.lessons.chat import delivery_history, outage_summary, outages
+from corelab.lessons.chat import delivery_history, outages
+from corelab.lessons.chat_claims import outage_summary
 from corelab.plots.chat import MESSAGE_PARTS
 from corelab.plots.common import labels_in_order
 from corelab.results import Runs
@@ -18,10 +19,14 @@ def outage_title(runs: Runs) -> str:
     if outages(runs).empty:
         return "deliveries and losses each second"
     o = outage_summary(runs)
+    resumed = (
+        "delivery across had not resumed by the end of the run"
+        if o.resumed_after_s is None
+        else f"delivery across resumed {o.resumed_after_s:.1f} s after Redis was back"
+    )
     return (
         f"Redis down {o.down_t:.0f}-{o.up_t:.0f} s: the sender's worker kept delivering "
-        f"({o.same_worker_lost_during:.0f} lost meanwhile);\n{o.other_worker_lost:.0f} messages across workers lost, "
-        f"delivery across resumed {o.resumed_t - o.up_t:.1f} s after Redis was back"
+        f"({o.same_worker_lost_during} lost meanwhile);\n{o.other_worker_lost} messages across workers lost, {resumed}"
     )
 
 
@@ -42,7 +47,7 @@ def plot_delivery_over_time(runs: Runs, *, title: str | None = None) -> Figure:
         for row in downs[downs["label"] == label].itertuples():
             ax.axvspan(row.down_t, row.up_t, color="tab:red", alpha=0.12, label="Redis stopped")
             resumed = outage_summary(runs).resumed_t
-            if np.isfinite(resumed):
+            if resumed is not None:
                 ax.axvline(resumed, color="tab:blue", ls=":", lw=1.2, label="delivery across workers resumed")
         ax.set_ylabel("messages / s")
         ax.set_ylim(bottom=0)
