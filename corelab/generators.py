@@ -25,6 +25,7 @@ from typing import Any, TextIO
 
 from corelab.quick import pick
 from corelab.results import GENERATOR_BOUND_PCT, machine_info, new_results_dir
+from corelab.text_table import Column, text_table
 from corelab.variants import VARIANTS
 
 # The same users whatever K, so that only the number of generator processes changes (12: 1, 2 and 3 divide it).
@@ -77,20 +78,18 @@ class GeneratorScaling:
         return sum(r.generator_bound for r in self.runs if r.generators == generators)
 
     def table(self) -> str:
-        lines = [
-            f"{'K':>2} {'req/s':>7} {'x K=1':>6} {'master':>7}  {'each sender, % of a core':<26} "
-            f"{'req/s per gen. core':>19} {'server':>7}",
-        ]
-        for r in self.runs:
-            master = f"{r.master_cpu_pct:6.0f}%" if r.master_cpu_pct is not None else f"{'-':>7}"
-            senders = ", ".join(f"{c:.0f}%" for c in r.sender_cpu_pct)
-            base = (self.rps(1) if 1 in self.counts() else 0.0) or float("nan")
-            flag = "  generator-bound" if r.generator_bound else ""
-            lines.append(
-                f"{r.generators:>2} {r.rps:7.0f} {r.rps / base:6.2f} {master}  {senders:<26} "
-                f"{r.rps_per_generator_core:19.0f} {r.server_cpu_pct:6.0f}%{flag}"
-            )
-        return "\n".join(lines)
+        columns = [
+            Column("K", 2), Column("req/s", 7, ".0f"), Column("x K=1", 6, ".2f"), Column("master", 7, ".0f", "%"),
+            Column("each sender, % of a core", 26, left=True), Column("req/s per gen. core", 19, ".0f"),
+            Column("server", 7, ".0f", "%"),
+        ]  # fmt: skip
+        base = (self.rps(1) if 1 in self.counts() else 0.0) or float("nan")
+        rows = [
+            (r.generators, r.rps, r.rps / base, r.master_cpu_pct, ", ".join(f"{c:.0f}%" for c in r.sender_cpu_pct),
+             r.rps_per_generator_core, r.server_cpu_pct)
+            for r in self.runs
+        ]  # fmt: skip
+        return text_table(columns, rows, ["generator-bound" if r.generator_bound else "" for r in self.runs])
 
     def summary(self) -> str:
         """What this run shows, in sentences built from the numbers."""
