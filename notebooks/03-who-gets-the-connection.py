@@ -32,6 +32,7 @@
 # %%
 from corelab import QUICK, balance, pick, plot_balance
 from corelab.lessons.burst import burst
+from corelab.lessons.lifecycle_claims import balance_claim
 from corelab.plots import plot_burst
 
 bursts = burst(trials=pick(10, 3), clients=20, seconds=pick(3, 2))
@@ -40,8 +41,7 @@ bursts = burst(trials=pick(10, 3), clients=20, seconds=pick(3, 2))
 fig = plot_burst(bursts)
 
 # %%
-print(bursts.sentence())
-print(f"Locust used at most {bursts.trials['locust_cpu_pct'].max():.0f}% of a core (generator-bound above 80%)")
+bursts
 
 # %% [markdown]
 # **What to notice.** Each row of a grid is one burst, each column one worker, each cell the
@@ -85,16 +85,7 @@ one = balance(("rr",), ("keepalive",), users=1, seconds=pick(8, 3))
 one.shares[["policy", "clients", "pid", "requests", "connections", "request_share"]]
 
 # %%
-s = result.summary.set_index(["policy", "clients"])
-for (policy, clients), row in s.iterrows():
-    print(
-        f"{policy:>9} / {clients:<9}: busiest/least busy worker = {row.requests_max_min:.2f} (requests), "
-        f"{row.connections_max_min:.2f} (connections), {row.rps:.0f} req/s, {row.failures} failed"
-    )
-keep = result.shares[result.shares["clients"] == "keepalive"].groupby("policy")["connections"].sum()
-print(f"keep-alive: {keep.max()} connections at most per run for 20 users ({keep.max() - 20} reconnections)")
-top = one.shares["request_share"].max()
-print(f"one keep-alive client under rr: one worker served {top:.0%} of its requests")
+balance_claim(result, one, users=20)
 
 # %% [markdown]
 # **What to notice.**
@@ -127,7 +118,7 @@ from corelab.lessons.primary_cost import run_primary_cost
 from corelab.plots import plot_primary_cost
 
 cost = run_primary_cost(policies=pick(None, ("shared", "rr")), node=not QUICK)
-print(cost.sentence())
+cost
 
 # %%
 fig = plot_primary_cost(cost)

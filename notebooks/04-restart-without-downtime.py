@@ -24,6 +24,7 @@
 
 # %%
 from corelab import pick, plot_restarts, restart_under_load
+from corelab.lessons.lifecycle_claims import restart_claim
 
 runs = restart_under_load(("rolling", "naive", "crash", "gunicorn"), workers=2, seconds=pick(24, 8))
 
@@ -34,16 +35,7 @@ fig = plot_restarts(runs)
 runs.summary[["label", "requests", "failures", "failed_pct", "errors"]]
 
 # %%
-for row in runs.summary.itertuples():
-    event = runs.events[runs.events["run"] == row.run].iloc[0]
-    timeline = runs.timeline[runs.timeline["run"] == row.run]
-    before = sorted(timeline[timeline["t"] < event.t - 1]["pid"].unique())
-    last = timeline["t"].max()
-    after = sorted(timeline[timeline["t"] >= last - 1]["pid"].unique())
-    print(
-        f"{row.label}: {row.failures} of {row.requests} requests failed; "
-        f"pids serving before {list(before)}, at the end {list(after)}"
-    )
+restart_claim(runs)
 
 # %% [markdown]
 # **What to notice.**
