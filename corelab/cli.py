@@ -1,4 +1,4 @@
-"""The one command line, ``python -m corelab COMMAND``: bench and demo here, every other command in its module.
+"""The one command line, ``python -m corelab COMMAND``: one table of commands, each run the same way.
 
 A command's module is imported only when that command runs, so ``corelab top`` starts without
 pandas and matplotlib, and each benchmark lives beside its lesson (``corelab/lessons/*``).
@@ -11,6 +11,7 @@ import importlib
 import os
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,42 +24,52 @@ from plumbing.procs import PROJECT_ROOT
 if TYPE_CHECKING:
     from corelab.results import Runs
 
-# name -> (module, its function that runs the command, help). The module has
-# ``add_arguments(parser)``; the function takes the parsed arguments and returns the exit code.
-COMMANDS: dict[str, tuple[str, str, str]] = {
-    "top": ("corelab.top", "run_top", "every core and the server's processes by role, live"),
-    "doctor": ("corelab.doctor", "run_doctor", "is this machine ready for a class? what to do if not"),
-    "clean": ("corelab.clean", "run_clean", "stop every process the kit started that is still running"),
-    "lab": ("corelab.labs.runner", "run_lab", "the labs: list them, or check lab N (make check LAB=NN)"),
-    "lifecycle": (
+
+@dataclass(frozen=True)
+class Command:
+    """One subcommand: where it lives, and its help line. Every command, bench and demo too, is built and
+    run the same way: ``options(parser)`` adds its options, ``run(args)`` returns the exit code."""
+
+    module: str
+    help: str
+    run: str = "run_command"
+    options: str = "add_arguments"
+
+
+COMMANDS: dict[str, Command] = {
+    "bench": Command(
+        "corelab.cli", "run variants under the same Locust load and compare them", "run_bench", "add_bench_arguments"
+    ),
+    "demo": Command(
+        "corelab.cli", "one process vs a fork cluster on the CPU scenario, with plots", "run_demo", "add_demo_arguments"
+    ),
+    "top": Command("corelab.top", "every core and the server's processes by role, live", "run_top"),
+    "doctor": Command("corelab.doctor", "is this machine ready for a class? what to do if not", "run_doctor"),
+    "clean": Command("corelab.clean", "stop every process the kit started that is still running", "run_clean"),
+    "lab": Command("corelab.labs.runner", "the labs: list them, or check lab N (make check LAB=NN)", "run_lab"),
+    "lifecycle": Command(
         "corelab.lessons.lifecycle_bench",
-        "run_command",
         "benchmarks of the cluster: rolling restart, respawn, balance, throughput, bursts",
     ),
-    "chat": (
+    "chat": Command(
         "corelab.lessons.chat_bench",
-        "run_command",
         "benchmarks of sticky sessions and the Redis adapter: delivery, sticky cost, outage, stop, restart",
     ),
-    "primary-cost": (
-        "corelab.lessons.primary_cost",
-        "run_command",
-        "the cluster primary's CPU per connection, per policy and for Node's cluster",
+    "primary-cost": Command(
+        "corelab.lessons.primary_cost", "the cluster primary's CPU per connection, per policy and for Node's cluster"
     ),
-    "blocked-loop": ("corelab.lessons.blocked_loop", "run_command", "a probe's latency per offload mode"),
-    "parallel": ("corelab.lessons.parallel", "run_command", "one job in 1..k threads and processes: the GIL"),
-    "spawn-cost": ("corelab.lessons.spawn_cost", "run_command", "a reused pool vs a new thread/process per task"),
-    "fleet": (
+    "blocked-loop": Command("corelab.lessons.blocked_loop", "a probe's latency per offload mode"),
+    "parallel": Command("corelab.lessons.parallel", "one job in 1..k threads and processes: the GIL"),
+    "spawn-cost": Command("corelab.lessons.spawn_cost", "a reused pool vs a new thread/process per task"),
+    "fleet": Command(
         "corelab.lessons.fleet",
-        "run_fleet",
         "the fleet: load balancer's cost, a host killed, cross-host delivery, Caddy or Redis killed",
+        "run_fleet",
     ),
-    "shared-counter": (
-        "corelab.lessons.shared_counter",
-        "run_command",
-        "processes adding to one counter in shared memory, with and without a lock",
+    "shared-counter": Command(
+        "corelab.lessons.shared_counter", "processes adding to one counter in shared memory, with and without a lock"
     ),
-    "generators": ("corelab.generators", "run_command", "req/s on GET / with 1, 2, 3 load generator processes"),
+    "generators": Command("corelab.generators", "req/s on GET / with 1, 2, 3 load generator processes"),
 }
 
 
@@ -66,8 +77,40 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The parser; with ``only``, the other commands' modules are not imported (their options are unknown)."""
     parser = argparse.ArgumentParser(prog="python -m corelab", description="Measure how a web server uses the cores.")
     commands = parser.add_subparsers(dest="command", required=True)
+    for name, command in COMMANDS.items():
+        sub = commands.add_parser(name, help=command.help)
+        if only is None or only == name:
+            getattr(importlib.import_module(command.module), command.options)(sub)
+    return parser
 
-    bench = commands.add_parser("bench", help="run variants under the same Locust load and compare them")
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    chosen = next((a for a in argv if not a.startswith("-")), None)
+    args = build_parser(only=chosen).parse_args(argv)
+    command = COMMANDS[args.command]
+    # Files, not windows: this runs in terminals and CI. Set before matplotlib is imported, so only
+    # the commands that draw import it; put back afterwards, so that a caller's later children (a
+    # test's Jupyter kernel) keep their own backend.
+    backend = os.environ.get("MPLBACKEND")
+    os.environ["MPLBACKEND"] = "Agg"
+    try:
+        return getattr(importlib.import_module(command.module), command.run)(args)
+    except KeyboardInterrupt:
+        print("\ninterrupted: every server and load generator has been stopped", file=sys.stderr)
+        return 130
+    except (ValueError, RuntimeError, TimeoutError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        if backend is None:
+            del os.environ["MPLBACKEND"]
+        else:
+            os.environ["MPLBACKEND"] = backend
+
+
+def add_bench_arguments(bench: argparse.ArgumentParser) -> None:
+    """``python -m corelab bench``'s options."""
     bench.add_argument("--variant", action="append", choices=sorted(VARIANTS), help="repeat for several")
     bench.add_argument("--workers", type=int, default=2, help="workers for the multi-worker variants")
     bench.add_argument(
@@ -82,37 +125,11 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     bench.add_argument("--out", type=Path, help="folder for the runs (default: results/<timestamp>)")
     bench.add_argument("--no-plots", action="store_true", help="write the tables only")
 
-    demo = commands.add_parser("demo", help="one process vs a fork cluster on the CPU scenario, with plots")
+
+def add_demo_arguments(demo: argparse.ArgumentParser) -> None:
+    """``python -m corelab demo``'s options."""
     demo.add_argument("--seconds", type=float, default=pick(15, 5))
     demo.add_argument("--out", type=Path, default=PROJECT_ROOT / "results" / "demo")
-
-    for name, (module, _, help_text) in COMMANDS.items():
-        sub = commands.add_parser(name, help=help_text)
-        if only is None or only == name:
-            importlib.import_module(module).add_arguments(sub)
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    chosen = next((a for a in argv if not a.startswith("-")), None)
-    args = build_parser(only=chosen).parse_args(argv)
-    # Files, not windows: this runs in terminals and CI. Set before matplotlib is imported, so only
-    # the commands that draw import it.
-    os.environ["MPLBACKEND"] = "Agg"
-    try:
-        if args.command == "bench":
-            return run_bench(args)
-        if args.command == "demo":
-            return run_demo(args)
-        module, function, _ = COMMANDS[args.command]
-        return getattr(importlib.import_module(module), function)(args)
-    except KeyboardInterrupt:
-        print("\ninterrupted: every server and load generator has been stopped", file=sys.stderr)
-        return 130
-    except (ValueError, RuntimeError, TimeoutError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
 
 
 def run_bench(args: argparse.Namespace) -> int:
