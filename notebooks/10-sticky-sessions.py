@@ -24,6 +24,7 @@
 
 # %%
 from corelab import bench, delivery, handshakes, pick, plot_connections_per_worker, plot_delivery, plot_delivery_latency
+from corelab.lessons.chat_claims import chat_outcome
 
 # %%
 seconds = pick(20, 8)
@@ -48,32 +49,12 @@ fig = plot_connections_per_worker(runs)
 # %%
 fig = plot_delivery_latency(runs)
 
+# %% [markdown]
+# The claim, in this run's numbers: per variant, which users got in, and which messages reached
+# which room-mates.
+
 # %%
-shakes = handshakes(runs).set_index("label")
-table = delivery(runs).set_index(["label", "recipients"])
-cluster, sticky = runs.summary["label"]
-n = int(runs.summary["workers"].iloc[1])
-print(
-    f"Plain cluster: {shakes.loc[cluster, 'failed']} of {shakes.loc[cluster, 'attempts']} Socket.IO handshakes "
-    f"failed ({shakes.loc[cluster, 'failed_ratio']:.0%})."
-)
-print(
-    f"Sticky: {shakes.loc[sticky, 'failed']} of {shakes.loc[sticky, 'attempts']} handshakes failed "
-    f"({shakes.loc[sticky, 'failed_ratio']:.0%})."
-)
-same, other, every = (table.loc[(sticky, r)] for r in ("same worker", "other worker", "all"))
-print(
-    f"Sticky, messages to room members on the sender's worker: {same.delivered} of {same.expected} "
-    f"delivered ({same.ratio:.0%}), p99 {same.p99_ms:.0f} ms."
-)
-print(
-    f"Sticky, messages to room members on the other worker: {other.delivered} of {other.expected} "
-    f"delivered ({other.ratio:.0%})."
-)
-print(
-    f"Sticky, all messages: {every.ratio:.0%} delivered, exactly the share owed to room-mates on the sender's "
-    f"worker ({same.expected / every.expected:.0%}): how the rooms fell across the {n} workers sets it, not 1/N."
-)
+chat_outcome(runs)
 
 # %% [markdown]
 # **What to notice.** The plain cluster loses users before any message is sent: their

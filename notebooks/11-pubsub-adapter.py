@@ -32,7 +32,7 @@ from corelab import (
     plot_delivery_over_time,
     redis_outage,
 )
-from corelab.lessons.chat import outage_summary
+from corelab.lessons.chat_claims import chat_outcome, outage_summary
 
 # %%
 runs = bench(["sticky", "pubsub"], workers=2, scenario="chat", seconds=pick(20, 8), redis=True)
@@ -50,6 +50,12 @@ fig = plot_delivery_latency(runs)
 fig = plot_connections_per_worker(runs)
 
 # %% [markdown]
+# The claim, in this run's numbers: per variant, which messages reached which room-mates.
+
+# %%
+chat_outcome(runs)
+
+# %% [markdown]
 # ## Faults: Redis goes away under load
 #
 # `redis_outage` runs the same load on pubsub with a Redis it started itself, stops that Redis
@@ -65,29 +71,11 @@ fig = plot_delivery_over_time(outage)
 # %%
 delivery(outage).drop(columns=["run"])
 
-# %%
-table = delivery(runs).set_index(["label", "recipients"])
-sticky, pubsub = runs.summary["label"]
-for label in (sticky, pubsub):
-    every, other = table.loc[(label, "all")], table.loc[(label, "other worker")]
-    print(
-        f"{label}: {every.delivered} of {every.expected} deliveries arrived ({every.ratio:.1%}); "
-        f"across workers {other.delivered} of {other.expected} ({other.ratio:.1%})."
-    )
-other = table.loc[(pubsub, "other worker")]
-print(f"pubsub delivery latency across workers: p50 {other.p50_ms:.0f} ms, p99 {other.p99_ms:.0f} ms.")
+# %% [markdown]
+# The outage's claim, in this run's numbers:
 
-o = outage_summary(outage)
-print(f"Redis was down from {o.down_t:.1f} s to {o.up_t:.1f} s of the run.")
-print(
-    f"Meanwhile, same-worker deliveries went on: {o.same_worker_delivered_during:.0f} delivered, "
-    f"{o.same_worker_lost_during:.0f} lost."
-)
-print(
-    f"Lost across workers, at most once: {o.other_worker_lost:.0f} of {o.other_worker_expected:.0f} in the run; "
-    f"cross-worker delivery resumed at {o.resumed_t:.1f} s, {o.resumed_t - o.up_t:.1f} s after Redis was back."
-)
-print(f"The server kept serving: {o.failed_handshakes:.0f} handshakes failed.")
+# %%
+outage_summary(outage)
 
 # %% [markdown]
 # **What to notice.** Sticky alone delivers to the sender's worker only; with the adapter
