@@ -81,9 +81,9 @@ def plot_probe_latency(runs: Runs, *, title: str | None = None) -> Figure:
 
 def speedup_title(result: ParallelResult) -> str:
     """The claim in this run's numbers: the speed-up each mode got with as many workers as cores."""
-    k = result.cores_available
+    k = result.compared_workers
     at = ", ".join(f"{mode} {result.speedup(mode, k):.2f}x" for mode in labels_in_order(result.table["mode"]))
-    return f"the same job on {k} workers ({k} cores), jobs/s over one worker's: {at}"
+    return f"the same job on {k} workers ({result.cores_available} cores), jobs/s over one worker's: {at}"
 
 
 def plot_speedup(result: ParallelResult, *, title: str | None = None) -> Figure:
