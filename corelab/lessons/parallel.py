@@ -32,6 +32,7 @@ import pandas as pd
 from corelab.claim import Claim
 from corelab.quick import pick
 from corelab.sampler import Sampler
+from corelab.text_table import Column, text_table
 from plumbing.cores import usable_core_count
 from plumbing.lifeline import die_with_parent
 from servers.jobs import count_loop, hash_password, timed_job, warm_up
@@ -117,12 +118,16 @@ class ParallelResult(Claim):
 
     def summary_table(self) -> str:
         """Every mode and worker count, one line each (what ``python -m corelab parallel`` prints)."""
-        lines = [f"{'mode':<36} {'workers':>7} {'wall s':>7} {'jobs/s':>7} {'speed-up':>8} {'cores busy':>10}"]
-        for r in self.table.itertuples():
-            lines.append(
-                f"{r.mode:<36} {r.workers:7d} {r.wall_s:7.2f} {r.jobs_per_s:7.2f} {r.speedup:7.2f}x{r.cores_busy:11.2f}"
-            )
-        return "\n".join(lines)
+        columns = [
+            Column("mode", 36, left=True),
+            Column("workers", 7, "d"),
+            Column("wall s", 7, ".2f"),
+            Column("jobs/s", 7, ".2f"),
+            Column("speed-up", 8, ".2f", "x"),
+            Column("cores busy", 10, ".2f"),
+        ]
+        rows = self.table[["mode", "workers", "wall_s", "jobs_per_s", "speedup", "cores_busy"]].itertuples(index=False)
+        return text_table(columns, rows)
 
     def __repr__(self) -> str:
         return self.summary_table()

@@ -28,6 +28,7 @@ import pandas as pd
 
 from corelab.claim import Claim
 from corelab.quick import pick
+from corelab.text_table import Column, text_table
 from servers.jobs import add_to_counter
 
 MODES = ("unlocked", "locked", "batched")
@@ -89,12 +90,16 @@ class CounterResult(Claim):
 
     def summary_table(self) -> str:
         """One line per mode (what ``python -m corelab shared-counter`` prints before the sentence)."""
-        lines = [f"{'mode':<9} {'expected':>10} {'counted':>10} {'lost':>9} {'wall s':>7} {'ns/increment':>12}"]
-        for r in self.table.itertuples():
-            lines.append(
-                f"{r.mode:<9} {r.expected:10d} {r.counted:10d} {r.lost:9d} {r.wall_s:7.3f} {r.ns_per_op:12.0f}"
-            )
-        return "\n".join(lines)
+        columns = [
+            Column("mode", 9, left=True),
+            Column("expected", 10, "d"),
+            Column("counted", 10, "d"),
+            Column("lost", 9, "d"),
+            Column("wall s", 7, ".3f"),
+            Column("ns/increment", 12, ".0f"),
+        ]
+        rows = self.table[["mode", "expected", "counted", "lost", "wall_s", "ns_per_op"]].itertuples(index=False)
+        return text_table(columns, rows)
 
     def __repr__(self) -> str:
         return self.summary_table()

@@ -25,6 +25,7 @@ import pandas as pd
 from corelab.claim import Claim
 from corelab.lessons.parallel import start_workers
 from corelab.quick import pick
+from corelab.text_table import Column, text_table
 from plumbing.lifeline import die_with_parent
 from servers.jobs import tiny_task, tiny_task_over_pipe
 
@@ -104,10 +105,14 @@ class SpawnCostResult(Claim):
 
     def summary_table(self) -> str:
         """Per mode: tasks and latency percentiles (what ``python -m corelab spawn-cost`` prints)."""
-        lines = [f"{'mode':<32} {'tasks':>5} {'median ms':>10} {'p90 ms':>8} {'p99 ms':>8}"]
-        for row in self.stats().itertuples():
-            lines.append(f"{row.mode:<32} {row.tasks:5d} {row.median_ms:10.3f} {row.p90_ms:8.3f} {row.p99_ms:8.3f}")
-        return "\n".join(lines)
+        columns = [
+            Column("mode", 32, left=True),
+            Column("tasks", 5, "d"),
+            Column("median ms", 10, ".3f"),
+            Column("p90 ms", 8, ".3f"),
+            Column("p99 ms", 8, ".3f"),
+        ]
+        return text_table(columns, self.stats().itertuples(index=False))
 
     def __repr__(self) -> str:
         return self.summary_table()
