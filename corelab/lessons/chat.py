@@ -169,7 +169,10 @@ def redis_outage(
         row = run_one(spec, root / run_id, run_id, machine_info(), progress, {env.REDIS_URL: store.url}, during=outage)
     write_summary(root)
     if progress is not None:
-        print(f"      {row['requests']} deliveries and handshakes, {row['failures']} failed", file=progress)
+        # Locust's failures here are lost deliveries and failed handshakes, not failed requests.
+        print(
+            f"      {row['requests']} deliveries and handshakes judged, {row['failures']} lost or failed", file=progress
+        )
     return load_runs(root)
 
 
