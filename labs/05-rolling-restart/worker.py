@@ -17,10 +17,11 @@ import socket
 from aiohttp import web
 
 from servers.app import create_app  # GET /work?ms=N burns N ms of CPU; GET /health says which pid answered
+from servers.cluster.policies.sock_site import DrainingSockSite
 
-# A connection accepted just before the stop may still be joining the server, or not have sent
-# its request yet; closing it then resets it. So settle a moment, then wait until every accepted
-# connection has had its answer and gone (the check's clients close after one), at most 5 s.
+# A connection accepted just before the stop may not have sent its request yet; closing it then
+# resets it. So settle a moment, then wait until every accepted connection has had its answer
+# and gone (the check's clients close after one), at most 5 s.
 SETTLE_S, DRAIN_TIMEOUT_S = 0.3, 5.0
 
 
@@ -37,7 +38,8 @@ async def _serve(sock: socket.socket, ready_fd: int) -> None:
         loop.add_signal_handler(sig, stop.set)
     runner = web.AppRunner(create_app(), handle_signals=False, access_log=None, shutdown_timeout=10.0)
     await runner.setup()
-    site = web.SockSite(runner, sock)
+    # The kit's SockSite, whose stop() never drops a connection accepted at that very moment.
+    site = DrainingSockSite(runner, sock)
     await site.start()
     os.write(ready_fd, b"r")
     os.close(ready_fd)

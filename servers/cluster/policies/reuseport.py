@@ -10,6 +10,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from servers.cluster.policies.base import WorkersAccept
+from servers.cluster.policies.sock_site import DrainingSockSite
 from servers.listen import open_listener
 
 
@@ -22,7 +23,7 @@ class ReusePortPolicy(WorkersAccept):
         open_listener(self.config.host, self.config.port, reuse_port=True).close()
 
     def worker_site(self, runner: web.BaseRunner) -> web.BaseSite | None:
-        return web.SockSite(runner, open_listener(self.config.host, self.config.port, reuse_port=True))
+        return DrainingSockSite(runner, open_listener(self.config.host, self.config.port, reuse_port=True))
 
     def close(self) -> None:
         pass

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from servers.cluster.policies.base import WorkersAccept
+from servers.cluster.policies.sock_site import DrainingSockSite
 from servers.listen import open_listener
 
 if TYPE_CHECKING:
@@ -33,7 +34,7 @@ class SharedPolicy(WorkersAccept):
 
     def worker_site(self, runner: web.BaseRunner) -> web.BaseSite | None:
         assert self.sock is not None, "open() runs in the primary before any worker is forked"
-        return web.SockSite(runner, self.sock)
+        return DrainingSockSite(runner, self.sock)
 
     def close(self) -> None:
         if self.sock is not None:
