@@ -16,23 +16,23 @@ from __future__ import annotations
 
 import asyncio
 import json
-import math
 import os
 import re
 import signal
 import sys
 import time
 import uuid
-from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
 
+from corelab.clean import kit_processes
 from corelab.labs import Lab
 from corelab.labs.load import get
+from corelab.labs.load_result import LoadResult
 from plumbing.env import LAB_RUN, LAB_SERVER
 from plumbing.procs import ManagedProcess, free_port
 from plumbing.redis_server import RedisConfig, RedisServer
@@ -82,40 +82,6 @@ class Server:
         except psutil.Error:
             return []
         return [k for k in kids if _alive(k)]
-
-
-@dataclass
-class LoadResult:
-    """What load.py measured: one row per request, and its own CPU."""
-
-    seconds: float
-    cpu_s: float
-    rows: list[dict] = field(default_factory=list)
-
-    def of(self, kind: str = "load", after: float = 0.0, before: float = math.inf) -> list[dict]:
-        return [r for r in self.rows if r["kind"] == kind and after <= r["start_s"] < before]
-
-    def failures(self, kind: str = "load") -> list[dict]:
-        return [r for r in self.of(kind) if r["error"]]
-
-    def rps(self, after: float, before: float) -> float:
-        """Successful load requests per second among those started in [after, before)."""
-        ok = [r for r in self.of("load", after, before) if not r["error"]]
-        return len(ok) / (before - after)
-
-    def percentile_ms(self, q: float, kind: str, after: float = 0.0) -> float:
-        latencies = sorted(r["latency_s"] for r in self.of(kind, after) if not r["error"])
-        if not latencies:
-            return math.nan
-        return 1000 * latencies[max(0, math.ceil(q / 100 * len(latencies)) - 1)]
-
-    @property
-    def generator_cpu_pct(self) -> float:
-        return 100 * self.cpu_s / self.seconds if self.seconds else 0.0
-
-    def describe_failures(self, kind: str = "load") -> str:
-        counts = Counter(r["error"] for r in self.failures(kind))
-        return ", ".join(f"{n} {error}" for error, n in counts.most_common(3))
 
 
 class LabRun:
@@ -298,18 +264,8 @@ class LabRun:
 
 
 def tagged(var: str, value: str) -> list[psutil.Process]:
-    """Live processes (not this one, not zombies) whose environment has ``var=value``."""
-    found = []
-    me = os.getpid()
-    for proc in psutil.process_iter(["pid"]):
-        if proc.pid == me:
-            continue
-        try:
-            if proc.environ().get(var) == value and _alive(proc):
-                found.append(proc)
-        except (psutil.Error, OSError):
-            continue
-    return found
+    """Live processes of the kit whose environment has ``var=value`` (corelab clean finds them the same way)."""
+    return [kp.proc for kp in kit_processes({var: value})]
 
 
 def last_error(server: Server) -> str:
