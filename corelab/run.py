@@ -163,8 +163,8 @@ def bench(
             bound = "  (generator-bound)" if row["generator_bound"] else ""
             if spec.scenario.name == "chat":
                 # Locust's chat rows mix handshakes (5 s timeouts) with deliveries: a p99 over both is
-                # no latency, and a lost delivery is not the server failing. The chat tables split them.
-                said = f"{row['failures']} lost deliveries or failed handshakes (the chat tables split them)"
+                # no latency, and a lost delivery is not the server failing. chat_outcome splits them.
+                said = f"{row['failures']} lost deliveries or failed handshakes (chat_outcome splits them)"
             else:
                 said = f"p99 {row['p99_ms']:.0f} ms, {row['failures']} failures"
             _say(progress, f"      {row['rps']:.1f} req/s, {said}{bound}")
