@@ -18,24 +18,29 @@ from __future__ import annotations
 
 import argparse
 import sys
-import sysconfig
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from corelab.claim import Claim
+from corelab.lessons.jobs import count_loop, hash_password, timed_job
+from corelab.lessons.pools import (
+    free_threading,
+    interpreter_pool,
+    process_pool,
+    start_workers,
+    subinterpreters,
+    thread_pool,
+)
 from corelab.quick import pick
 from corelab.sampler import Sampler
 from corelab.text_table import Column, text_table
 from plumbing.cores import usable_core_count
-from plumbing.lifeline import die_with_parent
-from servers.jobs import count_loop, hash_password, timed_job, warm_up
 
 PURE_THREADS = "threads (pure Python)"
 PURE_PROCESSES = "processes (pure Python)"
@@ -133,32 +138,6 @@ class ParallelResult(Claim):
         return self.summary_table()
 
 
-# -- what this interpreter offers -------------------------------------------------------------
-
-
-def free_threading() -> tuple[bool, str]:
-    """(True, how) when threads can run Python code in parallel here; (False, why not) otherwise."""
-    build = sysconfig.get_config_var("Py_GIL_DISABLED") == 1
-    version = f"CPython {sys.version.split()[0]}"
-    if not build:
-        return False, f"{version} is built with the GIL; free-threaded threads need a 3.13t/3.14t build"
-    # A free-threaded build turns the GIL back on when an extension module asks for it.
-    if getattr(sys, "_is_gil_enabled", lambda: True)():
-        return False, f"{version} is a free-threaded build, but the GIL is enabled (PYTHON_GIL=1 or an old extension)"
-    return True, f"{version} free-threaded build, GIL disabled"
-
-
-def subinterpreters() -> tuple[bool, str]:
-    """(True, how) when concurrent.futures.InterpreterPoolExecutor exists (3.14+); else (False, why)."""
-    import concurrent.futures
-
-    if hasattr(concurrent.futures, "InterpreterPoolExecutor"):
-        return True, "concurrent.futures.InterpreterPoolExecutor (one GIL per interpreter)"
-    return False, (
-        f"CPython {sys.version.split()[0]} has no concurrent.interpreters / InterpreterPoolExecutor (new in 3.14)"
-    )
-
-
 # -- the measurement ---------------------------------------------------------------------------
 
 
@@ -173,36 +152,6 @@ def _time_call(job: Callable[[int], object], amount: int) -> float:
     started = time.perf_counter()
     job(amount)
     return time.perf_counter() - started
-
-
-def _thread_pool(k: int) -> Executor:
-    return ThreadPoolExecutor(max_workers=k, thread_name_prefix="parallel")
-
-
-def _process_pool(k: int) -> Executor:
-    # spawn, not fork: a Jupyter kernel runs threads, and forking a threaded process is unsafe.
-    return ProcessPoolExecutor(max_workers=k, mp_context=get_context("spawn"), initializer=die_with_parent)
-
-
-def _interpreter_pool(k: int) -> Executor:
-    import concurrent.futures
-
-    return concurrent.futures.InterpreterPoolExecutor(max_workers=k)  # type: ignore[attr-defined]
-
-
-def start_workers(pool: Executor, k: int, timeout: float = 60.0) -> None:
-    """Return once ``k`` different workers of ``pool`` have run a task.
-
-    A pool may start its workers only as work arrives, and a spawned one takes a while to boot:
-    without this, the first timed jobs would share the workers already up and look slow.
-    """
-    seen: set[tuple[int, int]] = set()
-    deadline = time.monotonic() + timeout
-    while len(seen) < k:
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"only {len(seen)} of {k} workers started within {timeout:g} s")
-        # Each task holds its worker briefly, so that one fast worker cannot answer them all.
-        seen.update(pool.map(warm_up, [0.05] * k))
 
 
 def _run_step(make_pool: Callable[[int], Executor], k: int, job: str, amount: int) -> tuple[float, float, float]:
@@ -224,13 +173,13 @@ def measure_parallel(config: ParallelConfig | None = None) -> ParallelResult:
     free, free_why = free_threading()
     subs, subs_why = subinterpreters()
     plan: list[tuple[str, Callable[[int], Executor], str, int]] = [
-        (PURE_THREADS, _thread_pool, "python", python_rounds),
-        (PURE_PROCESSES, _process_pool, "python", python_rounds),
-        (HASH_THREADS, _thread_pool, "hash", hash_rounds),
+        (PURE_THREADS, thread_pool, "python", python_rounds),
+        (PURE_PROCESSES, process_pool, "python", python_rounds),
+        (HASH_THREADS, thread_pool, "hash", hash_rounds),
     ]
     skipped = {} if free else {"free-threaded threads": free_why}
     if subs:
-        plan.append((PURE_INTERPRETERS, _interpreter_pool, "python", python_rounds))
+        plan.append((PURE_INTERPRETERS, interpreter_pool, "python", python_rounds))
     else:
         skipped["subinterpreters"] = subs_why
 

@@ -27,9 +27,9 @@ from typing import Any
 import pandas as pd
 
 from corelab.claim import Claim
+from corelab.lessons.jobs import add_to_counter
 from corelab.quick import pick
 from corelab.text_table import Column, text_table
-from servers.jobs import add_to_counter
 
 MODES = ("unlocked", "locked", "batched")
 

@@ -15,7 +15,7 @@ import argparse
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from multiprocessing import get_all_start_methods, get_context
 from typing import Any
@@ -23,11 +23,10 @@ from typing import Any
 import pandas as pd
 
 from corelab.claim import Claim
-from corelab.lessons.parallel import start_workers
+from corelab.lessons.jobs import tiny_task, tiny_task_over_pipe
+from corelab.lessons.pools import process_pool, start_workers, thread_pool
 from corelab.quick import pick
 from corelab.text_table import Column, text_table
-from plumbing.lifeline import die_with_parent
-from servers.jobs import tiny_task, tiny_task_over_pipe
 
 POOL_THREAD = "thread pool (reused)"
 NEW_THREAD = "new thread per task"
@@ -164,9 +163,9 @@ def _new_process_each(method: str, tasks: int) -> list[float]:
 def measure_spawn_cost(config: SpawnCostConfig | None = None) -> SpawnCostResult:
     cfg = config or SpawnCostConfig()
     modes: list[tuple[str, Callable[[], list[float]]]] = [
-        (POOL_THREAD, lambda: _with_pool(ThreadPoolExecutor(max_workers=2), cfg.tasks)),
+        (POOL_THREAD, lambda: _with_pool(thread_pool(2), cfg.tasks)),
         (NEW_THREAD, lambda: _new_thread_each(cfg.tasks)),
-        (POOL_PROCESS, lambda: _with_pool(_spawn_pool(), cfg.tasks)),
+        (POOL_PROCESS, lambda: _with_pool(process_pool(2), cfg.tasks)),
         (NEW_SPAWN, lambda: _new_process_each("spawn", cfg.process_tasks)),
     ]
     if "fork" in get_all_start_methods():
@@ -176,10 +175,6 @@ def measure_spawn_cost(config: SpawnCostConfig | None = None) -> SpawnCostResult
         for i, seconds in enumerate(run()):
             rows.append((mode, i, seconds * 1000.0))
     return SpawnCostResult(pd.DataFrame(rows, columns=["mode", "task", "latency_ms"]))
-
-
-def _spawn_pool() -> Executor:
-    return ProcessPoolExecutor(max_workers=2, mp_context=get_context("spawn"), initializer=die_with_parent)
 
 
 def _with_pool(pool: Executor, tasks: int) -> list[float]:

@@ -1,9 +1,9 @@
-"""The small jobs that corelab's in-process experiments hand to threads, processes and interpreters.
+"""The small jobs that the in-process lessons (notebooks 06, 07) hand to threads, processes and interpreters.
 
-It lives here, beside burn.py, and not in corelab, because a spawned process or a subinterpreter
-imports it to run one job: the servers package imports only the standard library, while
-importing corelab pulls in pandas and matplotlib (about a second, and numpy refuses to load in
-a subinterpreter).
+A spawned process or a subinterpreter imports this module to run one job, so it imports only the
+standard library and plumbing: ``import corelab`` loads nothing heavy by itself (its names load on
+first use), so a child pays some 40 ms for it, not the second pandas and matplotlib would cost
+(and numpy refuses to load in a subinterpreter).
 """
 
 from __future__ import annotations
