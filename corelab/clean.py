@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 import psutil
 
 from corelab.hand_started import kit_program
-from plumbing.procs import KIT_STARTER, KIT_TAG
+from plumbing.procs import KIT_STARTER, KIT_TAG, running
 
 DEFAULT_GRACE = 5.0
 
@@ -202,10 +202,7 @@ def _signal(targets: list[KitProcess], groups: set[int], sig: int) -> None:
 
 
 def _alive(kp: KitProcess) -> bool:
-    try:
-        return kp.proc.is_running() and kp.proc.status() != psutil.STATUS_ZOMBIE
-    except psutil.Error:
-        return False
+    return running(kp.proc)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -20,6 +20,7 @@ from typing import Any
 import psutil
 
 from corelab.toptree import LocustFinder, Member, listening_ports, tree
+from plumbing.procs import running
 
 HISTORY = 40  # samples per core in the history strip: 10 s at 4 Hz
 
@@ -171,11 +172,7 @@ class Watcher:
             strip.appendleft(None)
 
     def _check_alive(self) -> None:
-        try:
-            gone = not self.root.is_running() or self.root.status() == psutil.STATUS_ZOMBIE
-        except psutil.Error:
-            gone = True
-        if gone:
+        if not running(self.root):
             raise ServerGone(f"the server has gone (pid {self.root.pid}: {self.title})")
 
     def sample(self) -> Frame:

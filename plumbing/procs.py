@@ -159,6 +159,26 @@ def signal_group(pgid: int, sig: int) -> None:
         pass
 
 
+def running(proc: psutil.Process) -> bool:
+    """Whether ``proc`` still runs: a zombie has finished, it only waits for its parent to read its exit."""
+    try:
+        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def cpu_seconds(procs: Sequence[psutil.Process]) -> float:
+    """User + system CPU time the processes have used so far (one that has gone counts 0)."""
+    total = 0.0
+    for proc in procs:
+        try:
+            times = proc.cpu_times()
+        except psutil.Error:
+            continue
+        total += times.user + times.system
+    return total
+
+
 def python_module(module: str, *args: str) -> list[str]:
     """The command that runs ``python -m module args`` with this interpreter."""
     return [sys.executable, "-m", module, *args]

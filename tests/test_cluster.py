@@ -13,7 +13,7 @@ import psutil
 import pytest
 
 from plumbing.cores import usable_core_count
-from plumbing.procs import PROJECT_ROOT, free_port, python_module
+from plumbing.procs import PROJECT_ROOT, free_port, python_module, running
 from servers.cluster.config import parse_args
 from servers.listen import EXIT_ADDRESS_UNAVAILABLE, warn_if_exposed
 from tests.http import get
@@ -66,7 +66,7 @@ def test_workers_die_with_the_primary_even_by_sigkill(serve) -> None:
     server.process.popen.send_signal(signal.SIGKILL)
     server.process.wait(5)
     time.sleep(2.0)
-    alive = [w.pid for w in workers if w.is_running() and w.status() != psutil.STATUS_ZOMBIE]
+    alive = [w.pid for w in workers if running(w)]
     assert alive == [], f"workers outlived their primary: {alive}"
 
 
@@ -82,7 +82,7 @@ def test_sigterm_lets_an_in_flight_request_finish(serve, policy: str) -> None:
     request.join(10)
     assert result["reply"].status == 200
     assert server.process.wait(10) == 0
-    assert not any(w.is_running() and w.status() != psutil.STATUS_ZOMBIE for w in workers)
+    assert not any(running(w) for w in workers)
     assert "stopping gracefully" in server.log()
 
 

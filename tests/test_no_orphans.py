@@ -7,6 +7,8 @@ import time
 
 import psutil
 
+from plumbing.procs import running
+
 
 def test_a_sigkilled_pubsub_primary_leaves_no_worker_and_no_redis(serve) -> None:
     server = serve("pubsub", "--workers", "2")
@@ -16,5 +18,5 @@ def test_a_sigkilled_pubsub_primary_leaves_no_worker_and_no_redis(serve) -> None
     server.process.popen.send_signal(signal.SIGKILL)
     server.process.wait(5)
     time.sleep(2.0)
-    alive = [c.pid for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
+    alive = [c.pid for c in children if running(c)]
     assert alive == [], f"outlived their primary: {alive}"

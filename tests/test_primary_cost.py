@@ -23,7 +23,7 @@ from corelab.lessons.primary_cost import (
 )
 from corelab.plots.primary_cost import plot_primary_cost
 from corelab.results import load_runs
-from plumbing.procs import ManagedProcess, free_port, wait_until_serving
+from plumbing.procs import ManagedProcess, free_port, running, wait_until_serving
 from tests.http import get
 from tests.polling import wait_for
 
@@ -86,11 +86,4 @@ def test_node_peer_answers_like_the_kit_and_its_workers_die_with_its_primary(tmp
         # Only the primary, by SIGKILL: no handler runs, yet its workers must not outlive it.
         server.popen.send_signal(signal.SIGKILL)
         server.wait(5)
-        wait_for(lambda: not any(_alive(w) for w in workers), 5, "Node's workers to exit after their primary")
-
-
-def _alive(proc: psutil.Process) -> bool:
-    try:
-        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
+        wait_for(lambda: not any(running(w) for w in workers), 5, "Node's workers to exit after their primary")

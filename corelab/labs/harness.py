@@ -34,7 +34,7 @@ from corelab.labs import Lab
 from corelab.labs.load import get
 from corelab.labs.load_result import LoadResult
 from plumbing.env import LAB_RUN, LAB_SERVER
-from plumbing.procs import ManagedProcess, free_port
+from plumbing.procs import ManagedProcess, free_port, running
 from plumbing.redis_server import RedisConfig, RedisServer
 
 # Every process one check starts carries RUN_TAG=<the run's id>; a server's own also SERVER_TAG.
@@ -81,7 +81,7 @@ class Server:
             kids = psutil.Process(self.pid).children()
         except psutil.Error:
             return []
-        return [k for k in kids if _alive(k)]
+        return [k for k in kids if running(k)]
 
 
 class LabRun:
@@ -284,13 +284,6 @@ def _short(path: str) -> str:
         return str(Path(path).resolve().relative_to(Path.cwd()))
     except ValueError:
         return path
-
-
-def _alive(proc: psutil.Process) -> bool:
-    try:
-        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
-    except psutil.Error:
-        return False
 
 
 def _cmd(proc: psutil.Process) -> str:

@@ -9,8 +9,9 @@ from pathlib import Path
 
 from corelab.claim import Claim
 from corelab.lessons.fleet_clients import percentile, timed_gets
-from corelab.lessons.fleet_handle import HOST_ADDRESSES, cpu_seconds, running_fleet
+from corelab.lessons.fleet_handle import HOST_ADDRESSES, running_fleet
 from corelab.lessons.fleet_store import fleet_folder, store
+from plumbing.procs import cpu_seconds
 
 
 @dataclass

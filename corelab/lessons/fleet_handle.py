@@ -14,7 +14,7 @@ from pathlib import Path
 
 import psutil
 
-from plumbing.procs import ManagedProcess, free_port, python_module
+from plumbing.procs import ManagedProcess, free_port, python_module, running
 from servers.fleet.config import READY_LINE
 
 # The hosts' loopback addresses, in the order the fleet starts them (host 1, host 2).
@@ -86,25 +86,13 @@ def running_fleet(*args: str, log_path: Path) -> Iterator[FleetHandle]:
         yield FleetHandle(port, process)
 
 
-def cpu_seconds(procs: Sequence[psutil.Process]) -> float:
-    """User + system CPU time the processes have used so far (those gone count 0)."""
-    total = 0.0
-    for proc in procs:
-        try:
-            times = proc.cpu_times()
-            total += times.user + times.system
-        except psutil.NoSuchProcess:
-            pass
-    return total
-
-
 def still_running(procs: Sequence[psutil.Process]) -> list[str]:
     """``name(pid)`` of each process that is still running (a zombie has finished)."""
     left = []
     for proc in procs:
         try:
-            if proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
+            if running(proc):
                 left.append(f"{proc.name()}({proc.pid})")
         except psutil.NoSuchProcess:
-            pass
+            pass  # it ended between the two reads
     return left

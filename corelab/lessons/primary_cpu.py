@@ -10,13 +10,13 @@ generator's CPU comes from the run's sampler. Used by corelab.lessons.primary_co
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pandas as pd
 import psutil
 
 from corelab.during import During, LiveRun
+from plumbing.procs import cpu_seconds
 
 # Snapshots of CPU times this often while Locust runs; the window's edges fall on snapshots.
 SNAPSHOT_EVERY_S = 0.25
@@ -28,17 +28,6 @@ class Snapshot:
     primary_s: float
     primary_wakeups: int
     workers_s: float
-
-
-def cpu_seconds(procs: Sequence[psutil.Process]) -> float:
-    total = 0.0
-    for proc in procs:
-        try:
-            times = proc.cpu_times()
-        except psutil.Error:
-            continue  # gone: its time is lost, and a worker that dies mid-run shows in the failures
-        total += times.user + times.system
-    return total
 
 
 def wakeups(proc: psutil.Process) -> int:
