@@ -21,6 +21,7 @@ from typing import Any
 import pandas as pd
 import psutil
 
+from corelab.text_table import Column, text_table
 from plumbing.cores import usable_core_count
 from plumbing.procs import PROJECT_ROOT
 
@@ -232,13 +233,19 @@ def format_summary(summary: pd.DataFrame) -> str:
     if summary.empty:
         return "(no runs)"
     base = summary["rps"].iloc[0] or float("nan")
-    lines = [
-        f"{'run':<28} {'rps':>8} {'x':>6} {'p50 ms':>7} {'p99 ms':>7} {'fail':>5} {'server CPU':>10} {'Locust CPU':>10}"
+    columns = [
+        Column("run", 28, left=True),
+        Column("rps", 8, ".1f"),
+        Column("x", 6, ".2f"),
+        Column("p50 ms", 7, ".0f"),
+        Column("p99 ms", 7, ".0f"),
+        Column("fail", 5, "d"),
+        Column("server CPU", 10, ".0f", "%"),
+        Column("Locust CPU", 10, ".0f", "%"),
     ]
-    for row in summary.itertuples():
-        flag = "  generator-bound!" if row.generator_bound else ""
-        lines.append(
-            f"{row.label:<28} {row.rps:8.1f} {row.rps / base:6.2f} {row.p50_ms:7.0f} {row.p99_ms:7.0f} "
-            f"{row.failures:5d} {row.server_cpu_pct:9.0f}% {row.generator_cpu_pct:9.0f}%{flag}"
-        )
-    return "\n".join(lines)
+    rows = [
+        (r.label, r.rps, r.rps / base, r.p50_ms, r.p99_ms, r.failures, r.server_cpu_pct, r.generator_cpu_pct)
+        for r in summary.itertuples()
+    ]
+    notes = ["generator-bound!" if r.generator_bound else "" for r in summary.itertuples()]
+    return text_table(columns, rows, notes)

@@ -1,4 +1,4 @@
-"""A fixed-width text table for the terminal: the one place a lesson's CLI lays out its rows.
+"""A fixed-width text table for the terminal: the one place the CLI lays out its rows (bench, lessons).
 
     columns = [Column("target", 26, left=True), Column("req/s", 8, ".1f"), Column("CPU", 7, ".0f", "%")]
     print(text_table(columns, [("rr", 180.2, 97.0), ("one process", 95.6, None)]))
