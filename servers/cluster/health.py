@@ -7,10 +7,10 @@ import time
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from servers.cluster.primary import Primary
+    from servers.cluster.primary_view import PrimaryView
 
 
-def cluster_health(primary: Primary) -> dict[str, Any]:
+def cluster_health(primary: PrimaryView) -> dict[str, Any]:
     """The primary, its target, its restarts, and each worker's state and last heartbeat."""
     now = time.monotonic()
     return {

@@ -19,7 +19,7 @@ from servers.cluster import protocol
 from servers.cluster.worker_record import BOOTING, SERVING, SUPERSEDED, WorkerRecord
 
 if TYPE_CHECKING:
-    from servers.cluster.primary import Primary
+    from servers.cluster.primary_view import PrimaryView
 
 log = logging.getLogger("cluster")
 
@@ -27,7 +27,7 @@ log = logging.getLogger("cluster")
 class WorkerMessages:
     """Reads a worker's channel and hands each message to the handler of its verb."""
 
-    def __init__(self, primary: Primary) -> None:
+    def __init__(self, primary: PrimaryView) -> None:
         self.primary = primary
         self.handlers: dict[str, Callable[[WorkerRecord, protocol.Message], None]] = {
             protocol.READY: self._on_ready,
@@ -77,6 +77,6 @@ class WorkerMessages:
         self.primary.restarting.queue(worker, str(msg.get("reason", "asked to be replaced")))
 
 
-def _all_slots_serving(primary: Primary) -> bool:
+def _all_slots_serving(primary: PrimaryView) -> bool:
     serving = {w.slot for w in primary.workers.values() if w.ready}
     return all(slot in serving for slot in range(primary.target))

@@ -20,7 +20,7 @@ from servers.cluster.worker_record import SERVING, SUPERSEDED, WorkerRecord
 from servers.listen import ListenError
 
 if TYPE_CHECKING:
-    from servers.cluster.primary import Primary
+    from servers.cluster.primary_view import PrimaryView
 
 log = logging.getLogger("cluster")
 
@@ -28,7 +28,7 @@ log = logging.getLogger("cluster")
 class Restarts:
     """One primary's restarts: the rolling queue, the worker being replaced, a naive restart's gap."""
 
-    def __init__(self, primary: Primary) -> None:
+    def __init__(self, primary: PrimaryView) -> None:
         self.primary = primary
         # Rolling replacement: workers waiting to be replaced, one at a time, and the one in hand.
         self.to_replace: deque[tuple[int, str]] = deque()
@@ -104,7 +104,7 @@ class Restarts:
         return True
 
 
-def scale(primary: Primary, target: int) -> None:
+def scale(primary: PrimaryView, target: int) -> None:
     """Move the worker count's target (SIGTTIN: one more, SIGTTOU: one fewer; never below one)."""
     if primary.stopping_since is not None:
         return

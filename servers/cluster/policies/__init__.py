@@ -24,8 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from servers.cluster.config import ClusterConfig
-    from servers.cluster.policies.base import Policy
+    from servers.cluster.policies.base import Policy, PolicyConfig
 
 
 @dataclass(frozen=True)
@@ -57,7 +56,7 @@ def policy_class(name: str) -> type[Policy]:
     return getattr(importlib.import_module(f"{__name__}.{module}"), cls)
 
 
-def make_policy(config: ClusterConfig) -> Policy:
+def make_policy(config: PolicyConfig) -> Policy:
     return policy_class(config.policy)(config)
 
 

@@ -20,7 +20,22 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     from aiohttp import web
 
-    from servers.cluster.config import ClusterConfig
+
+class PolicyConfig(Protocol):
+    """What a policy reads of the cluster's config: the address to claim and its own name.
+
+    ``servers.cluster.config.ClusterConfig`` has these; naming only them here means the registry
+    and the policies never import the config, which imports the registry for its names.
+    """
+
+    @property
+    def host(self) -> str: ...
+
+    @property
+    def port(self) -> int: ...
+
+    @property
+    def policy(self) -> str: ...
 
 
 class RoutableWorker(Protocol):
@@ -69,7 +84,7 @@ class WorkersAccept:
 
     accepts_in_primary = False
 
-    def __init__(self, config: ClusterConfig) -> None:
+    def __init__(self, config: PolicyConfig) -> None:
         self.config = config
 
     def attach(self, selector: selectors.BaseSelector, router: Router) -> None:

@@ -28,7 +28,7 @@ from servers.cluster.policies.base import RoutableWorker, Router
 from servers.listen import open_listener
 
 if TYPE_CHECKING:
-    from servers.cluster.config import ClusterConfig
+    from servers.cluster.policies.base import PolicyConfig
 
 log = logging.getLogger("cluster")
 
@@ -48,7 +48,7 @@ class HandOff:
     peeks = False
     peek_timeout = 0.0
 
-    def __init__(self, config: ClusterConfig) -> None:
+    def __init__(self, config: PolicyConfig) -> None:
         self.config = config
         self.sock: socket.socket | None = None
         self.selector: selectors.BaseSelector | None = None

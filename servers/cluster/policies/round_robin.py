@@ -16,7 +16,7 @@ from servers.cluster.policies.base import RoutableWorker
 from servers.cluster.policies.handoff import HandOff
 
 if TYPE_CHECKING:
-    from servers.cluster.config import ClusterConfig
+    from servers.cluster.policies.base import PolicyConfig
 
 
 def in_turn(turn: int, workers: Sequence[RoutableWorker]) -> list[RoutableWorker]:
@@ -28,7 +28,7 @@ def in_turn(turn: int, workers: Sequence[RoutableWorker]) -> list[RoutableWorker
 class RoundRobinPolicy(HandOff):
     name = "rr"
 
-    def __init__(self, config: ClusterConfig) -> None:
+    def __init__(self, config: PolicyConfig) -> None:
         super().__init__(config)
         self.turn = 0
 

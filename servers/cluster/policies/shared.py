@@ -19,13 +19,13 @@ from servers.cluster.policies.sock_site import DrainingSockSite
 from servers.listen import open_listener
 
 if TYPE_CHECKING:
-    from servers.cluster.config import ClusterConfig
+    from servers.cluster.policies.base import PolicyConfig
 
 
 class SharedPolicy(WorkersAccept):
     name = "shared"
 
-    def __init__(self, config: ClusterConfig) -> None:
+    def __init__(self, config: PolicyConfig) -> None:
         super().__init__(config)
         self.sock: socket.socket | None = None
 
