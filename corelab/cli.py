@@ -15,14 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from corelab.quick import pick
-from corelab.scenarios import SCENARIOS
-from corelab.variants import VARIANTS, check_policies
+from corelab.harness.quick import pick
+from corelab.harness.scenarios import SCENARIOS
+from corelab.harness.variants import VARIANTS, check_policies
 from plumbing.cores import usable_core_count
 from plumbing.procs import PROJECT_ROOT
 
 if TYPE_CHECKING:
-    from corelab.results import Runs
+    from corelab.harness.results import Runs
 
 
 @dataclass(frozen=True)
@@ -43,33 +43,41 @@ COMMANDS: dict[str, Command] = {
     "demo": Command(
         "corelab.cli", "one process vs a fork cluster on the CPU scenario, with plots", "run_demo", "add_demo_arguments"
     ),
-    "top": Command("corelab.top", "every core and the server's processes by role, live", "run_top"),
-    "doctor": Command("corelab.doctor", "is this machine ready for a class? what to do if not", "run_doctor"),
-    "clean": Command("corelab.clean", "stop every process the kit started that is still running", "run_clean"),
-    "lab": Command("corelab.labs.runner", "the labs: list them, or check lab N (make check LAB=NN)", "run_lab"),
+    "top": Command("corelab.live.top", "every core and the server's processes by role, live", "run_top"),
+    "doctor": Command("corelab.classroom.doctor", "is this machine ready for a class? what to do if not", "run_doctor"),
+    "clean": Command(
+        "corelab.classroom.clean", "stop every process the kit started that is still running", "run_clean"
+    ),
+    "lab": Command(
+        "corelab.classroom.labs.runner", "the labs: list them, or check lab N (make check LAB=NN)", "run_lab"
+    ),
     "lifecycle": Command(
-        "corelab.lessons.lifecycle_bench",
+        "corelab.cli",
         "benchmarks of the cluster: rolling restart, respawn, balance, throughput, bursts",
+        "run_lifecycle",
+        "add_lifecycle_arguments",
     ),
     "chat": Command(
-        "corelab.lessons.chat_bench",
+        "corelab.lessons.chat.bench",
         "benchmarks of sticky sessions and the Redis adapter: delivery, sticky cost, outage, stop, restart",
     ),
     "primary-cost": Command(
-        "corelab.lessons.primary_cost", "the cluster primary's CPU per connection, per policy and for Node's cluster"
+        "corelab.lessons.connections.primary_cost_bench",
+        "the cluster primary's CPU per connection, per policy and for Node's cluster",
     ),
-    "blocked-loop": Command("corelab.lessons.blocked_loop", "a probe's latency per offload mode"),
-    "parallel": Command("corelab.lessons.parallel", "one job in 1..k threads and processes: the GIL"),
-    "spawn-cost": Command("corelab.lessons.spawn_cost", "a reused pool vs a new thread/process per task"),
+    "blocked-loop": Command("corelab.lessons.one_process.blocked_loop", "a probe's latency per offload mode"),
+    "parallel": Command("corelab.lessons.one_process.parallel", "one job in 1..k threads and processes: the GIL"),
+    "spawn-cost": Command("corelab.lessons.one_process.spawn_cost", "a reused pool vs a new thread/process per task"),
     "fleet": Command(
-        "corelab.lessons.fleet",
+        "corelab.lessons.fleet.bench",
         "the fleet: load balancer's cost, a host killed, cross-host delivery, Caddy or Redis killed",
         "run_fleet",
     ),
     "shared-counter": Command(
-        "corelab.lessons.shared_counter", "processes adding to one counter in shared memory, with and without a lock"
+        "corelab.lessons.one_process.shared_counter",
+        "processes adding to one counter in shared memory, with and without a lock",
     ),
-    "generators": Command("corelab.generators", "req/s on GET / with 1, 2, 3 load generator processes"),
+    "generators": Command("corelab.lessons.generators.bench", "req/s on GET / with 1, 2, 3 load generator processes"),
 }
 
 
@@ -133,7 +141,7 @@ def add_demo_arguments(demo: argparse.ArgumentParser) -> None:
 
 
 def run_bench(args: argparse.Namespace) -> int:
-    from corelab.run import bench
+    from corelab.harness.run import bench
 
     if args.workers < 1:
         raise ValueError("--workers must be at least 1")
@@ -159,7 +167,7 @@ def run_bench(args: argparse.Namespace) -> int:
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    from corelab.run import bench
+    from corelab.harness.run import bench
 
     started = time.monotonic()
     workers = usable_core_count()
@@ -184,10 +192,63 @@ def run_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+# ``python -m corelab lifecycle WHICH``: each benchmark lives with its lesson; this table joins them.
+LIFECYCLE = {
+    "rolling": "corelab.lessons.restarts.bench",
+    "respawn": "corelab.lessons.restarts.bench",
+    "balance": "corelab.lessons.connections.bench",
+    "throughput": "corelab.lessons.restarts.bench",
+    "burst": "corelab.lessons.connections.bench",
+}
+
+
+def add_lifecycle_arguments(parser: argparse.ArgumentParser) -> None:
+    """``python -m corelab lifecycle``'s options."""
+    parser.add_argument("which", choices=(*LIFECYCLE, "all"))
+    parser.add_argument("--seconds", type=float, default=None, help="seconds of load per run (default: per benchmark)")
+    parser.add_argument("--kills", type=int, default=6, help="respawn: workers to SIGKILL")
+    parser.add_argument("--repeats", type=int, default=2, help="throughput: runs of each variant")
+    parser.add_argument("--trials", type=int, default=20, help="burst: bursts per policy")
+    parser.add_argument("--clients", type=int, default=20, help="burst: keep-alive clients connecting at once")
+
+
+def run_lifecycle(args: argparse.Namespace) -> int:
+    """The chosen benchmarks, one after the other, each printed with its target; exit 1 when one misses it.
+
+    Run them one at a time on a shared machine (each takes one to three minutes). Results land in
+    results/lifecycle-bench-<time>/figures.json.
+    """
+    import json
+
+    from corelab.harness.results import machine_info, new_results_dir
+
+    if args.trials < 1 or args.clients < 1:
+        raise ValueError("--trials and --clients must be at least 1")
+    root = new_results_dir("lifecycle-bench")
+    root.mkdir(parents=True, exist_ok=True)
+    chosen = tuple(LIFECYCLE) if args.which == "all" else (args.which,)
+    settings = {
+        "rolling": lambda: (args.seconds or 30,),
+        "respawn": lambda: (args.kills,),
+        "balance": lambda: (args.seconds or 20,),
+        "throughput": lambda: (args.seconds or 20, args.repeats),
+        "burst": lambda: (args.trials, args.clients, args.seconds or 3),
+    }
+    figures: dict[str, dict] = {}
+    for name in chosen:
+        measure = getattr(importlib.import_module(LIFECYCLE[name]), name)
+        figures[name] = measure(root, *settings[name]())
+        print(f"{name}: {json.dumps(figures[name])}", flush=True)
+    figures["machine"] = machine_info()
+    (root / "figures.json").write_text(json.dumps(figures, indent=2) + "\n")
+    print(f"written to {root / 'figures.json'}")
+    return 0 if all(f.get("met", True) for f in figures.values()) else 1
+
+
 def _write_figures(runs: Runs) -> None:
     import matplotlib.pyplot as plt
 
-    from corelab.plots import plot_core_heatmap, plot_requests_per_worker, plot_throughput, plot_throughput_by_variant
+    from corelab.figures import plot_core_heatmap, plot_requests_per_worker, plot_throughput, plot_throughput_by_variant
 
     figures = {
         "cores.png": plot_core_heatmap(runs),  # its title: the cores each server kept busy

@@ -154,7 +154,7 @@ def _close_ledger(**_kwargs: Any) -> None:
 
 @events.quitting.add_listener
 def _say_how_many(**_kwargs: Any) -> None:
-    # Locust counts deliveries; how many messages were sent is said here (corelab.lessons.chat_bench reads it).
+    # Locust counts deliveries; how many messages were sent is said here (corelab.lessons.chat.bench reads it).
     print(f"chat: {LEDGER.messages_sent} messages sent", flush=True)
 
 

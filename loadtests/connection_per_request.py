@@ -3,7 +3,7 @@
 What it teaches: what it costs to place a connection. The request itself costs next to nothing,
 so what is measured is connections: accept, hand over, close. With the cluster's rr and sticky
 policies every one of them passes through the primary; with shared and reuseport the kernel
-hands them straight to a worker. corelab.lessons.primary_cost runs it and measures the primary's CPU.
+hands them straight to a worker. corelab.lessons.connections.primary_cost_bench runs it and measures the primary's CPU.
 
 Locust, not the server, is the limit here (on the 2-core VM one Locust process opens 1,300 to
 2,000 connections a second at 86-98% of a core): that is fine for a figure in CPU per connection.

@@ -17,7 +17,7 @@ CORELAB_OVERSEND (4): how many times the limit each client sends per window.
 
 Locust reports "/limited admitted", "/limited refused" (429s are expected, not failures) and
 "/visit". The per-window figures go to the log and, under corelab, to shared_state.json in the run
-folder (read it with corelab.lessons.shared_state).
+folder (read it with corelab.lessons.shared_state.outcome).
 """
 
 from __future__ import annotations

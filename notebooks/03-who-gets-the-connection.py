@@ -30,10 +30,9 @@
 # gunicorn serving the same app, and against one process as the baseline.
 
 # %%
-from corelab import QUICK, balance, pick, plot_balance
-from corelab.lessons.burst import burst
-from corelab.lessons.lifecycle_claims import balance_claim
-from corelab.plots import plot_burst
+from corelab import QUICK, balance, pick, plot_balance, plot_burst
+from corelab.lessons.connections.bursts import burst
+from corelab.lessons.connections.per_worker import balance_claim
 
 bursts = burst(trials=pick(10, 3), clients=20, seconds=pick(3, 2))
 
@@ -114,8 +113,8 @@ balance_claim(result, one, users=20)
 # per connection, not capacity). Keep-alive clients pay it once per connection, not per request.
 
 # %%
-from corelab.lessons.primary_cost import run_primary_cost
-from corelab.plots import plot_primary_cost
+from corelab import plot_primary_cost
+from corelab.lessons.connections.primary_cost_bench import run_primary_cost
 
 cost = run_primary_cost(policies=pick(None, ("shared", "rr")), node=not QUICK)
 cost

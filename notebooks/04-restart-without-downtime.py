@@ -24,7 +24,7 @@
 
 # %%
 from corelab import pick, plot_restarts, restart_under_load
-from corelab.lessons.lifecycle_claims import restart_claim
+from corelab.lessons.restarts.claims import restart_claim
 
 runs = restart_under_load(("rolling", "naive", "crash", "gunicorn"), workers=2, seconds=pick(24, 8))
 

@@ -25,7 +25,7 @@
 
 # %%
 from corelab import bench, blocked_loop_claim, pick, plot_cores, plot_probe_latency
-from corelab.lessons.blocked_loop import probe_table
+from corelab.lessons.one_process.blocked_loop import probe_table
 
 # %%
 runs = bench(

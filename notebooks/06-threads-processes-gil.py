@@ -16,17 +16,18 @@
 # 3.14t) and subinterpreters (3.14's `InterpreterPoolExecutor`) change the first answer; they are
 # measured where this interpreter has them, and skipped with the reason where it does not.
 #
-# **Measurement.** `corelab.lessons.parallel` runs k copies of one job at once on k workers, for k = 1, 2, 4,
-# and times them, while a `Sampler` records every core. Workers are started before the clock runs.
-# Three rounds; within each, the speed-up compares runs made seconds apart, and the median round
-# counts. *Cores busy* is the jobs' CPU time over their wall time: how many cores really worked.
+# **Measurement.** `corelab.lessons.one_process.parallel` runs k copies of one job at once on k
+# workers, for k = 1, 2, 4, and times them, while a `Sampler` records every core. Workers are
+# started before the clock runs. Three rounds; within each, the speed-up compares runs made seconds
+# apart, and the median round counts. *Cores busy* is the jobs' CPU time over their wall time: how
+# many cores really worked.
 
 # %%
 import sys
 
 from corelab import pick, plot_parallel_cores, plot_speedup, plot_task_latency
-from corelab.lessons.parallel import free_threading, run_parallel, subinterpreters
-from corelab.lessons.spawn_cost import run_spawn_cost
+from corelab.lessons.one_process.parallel import free_threading, run_parallel, subinterpreters
+from corelab.lessons.one_process.spawn_cost import run_spawn_cost
 
 print(f"Python {sys.version.split()[0]}")
 print("free-threaded threads:", free_threading()[1])
@@ -61,7 +62,7 @@ result
 # then hands each task over in a fraction of a millisecond. Reuse workers; do not start one per
 # task. (Threads are cheap to start, but they do not help pure-Python work, as measured above.)
 #
-# **Measurement.** `corelab.lessons.spawn_cost` runs a task that does nothing, one after another, and times
+# **Measurement.** `corelab.lessons.one_process.spawn_cost` runs a task that does nothing, one after another, and times
 # each from asking to holding the result.
 
 # %%

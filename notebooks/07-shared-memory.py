@@ -22,12 +22,12 @@
 # operations atomic between the threads of one process, never between processes. Lock-free atomics
 # on a buffer exist only in third-party packages (for example `atomics` on PyPI).
 #
-# **Measurement.** `corelab.lessons.shared_counter` starts two processes that wait at a barrier, then each
+# **Measurement.** `corelab.lessons.one_process.shared_counter` starts two processes that wait at a barrier, then each
 # adds to one 64-bit counter in shared memory: without a lock, with a lock per addition, and batched.
 
 # %%
 from corelab import pick, plot_shared_counter
-from corelab.lessons.shared_counter import run_shared_counter
+from corelab.lessons.one_process.shared_counter import run_shared_counter
 
 # %%
 counter = run_shared_counter(processes=2, increments=pick(500_000, 100_000))

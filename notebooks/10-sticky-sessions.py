@@ -24,7 +24,7 @@
 
 # %%
 from corelab import bench, delivery, handshakes, pick, plot_connections_per_worker, plot_delivery, plot_delivery_latency
-from corelab.lessons.chat_claims import chat_outcome
+from corelab.lessons.chat.claims import chat_outcome
 
 # %%
 seconds = pick(20, 8)

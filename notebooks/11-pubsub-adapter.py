@@ -32,7 +32,7 @@ from corelab import (
     plot_delivery_over_time,
     redis_outage,
 )
-from corelab.lessons.chat_claims import chat_outcome, outage_summary
+from corelab.lessons.chat.claims import chat_outcome, outage_summary
 
 # %%
 runs = bench(["sticky", "pubsub"], workers=2, scenario="chat", seconds=pick(20, 8), redis=True)

@@ -31,7 +31,7 @@
 
 # %%
 from corelab import QUICK, bench, pick, plot_delivery
-from corelab.lessons.fleet import (
+from corelab.lessons.fleet.bench import (
     FAILOVER_CASES,
     QUICK_FAILOVER_CASES,
     fleet_cost,
@@ -39,7 +39,7 @@ from corelab.lessons.fleet import (
     fleet_spread,
     socketio_across_hosts,
 )
-from corelab.plots.fleet import plot_failover, plot_fleet_spread, plot_lb_cost
+from corelab.lessons.fleet.figures import plot_failover, plot_fleet_spread, plot_lb_cost
 
 # %% [markdown]
 # ## The load balancer is the fleet's primary

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 PREFIX = "CORELAB_"
 
-# -- which processes are the kit's (plumbing.procs tags every child; corelab.clean finds them) --
+# -- which processes are the kit's (plumbing.procs tags every child; corelab.classroom.clean finds them) --
 # "1" on every process the kit starts, and inherited by whatever those start in turn.
 KIT = "CORELAB_KIT"
 # Who started it: "<pid>@<start time>", so `corelab doctor` tells a stray from a live run's process.
 KIT_STARTER = "CORELAB_KIT_STARTER"
 # The test that started it (tests/conftest.py): a process still carrying it after the test is a leak.
 TEST_OWNER = "CORELAB_TEST_OWNER"
-# A lab check's run and the server it started (corelab.labs.harness).
+# A lab check's run and the server it started (corelab.classroom.labs.harness).
 LAB_RUN = "CORELAB_LAB_RUN"
 LAB_SERVER = "CORELAB_LAB_SERVER"
 
@@ -37,7 +37,7 @@ REDIS_SOURCE = "CORELAB_REDIS_SOURCE"  # where the run's Redis came from (REDIS_
 WORKER_COUNTS = "CORELAB_WORKER_COUNTS"  # the file responses per worker pid are written to
 CONNECTION_TIMELINE = "CORELAB_CONNECTION_TIMELINE"  # the file connections per tenth of a second go to
 CORES_UI = "CORELAB_CORES_UI"  # "0" turns off the Cores tab on Locust's web UI
-LIVE = "CORELAB_LIVE"  # forces the live per-core view in a notebook on or off (corelab.live_cores)
+LIVE = "CORELAB_LIVE"  # forces the live per-core view in a notebook on or off (corelab.live.notebook)
 
 # A scenario's parameters: ``bench(params=[{"rate": 1000}])`` hands {"rate": 1000} to Locust as
 # CORELAB_RATE (``scenario_param``). The ones the scenarios in loadtests/ read:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from corelab.lessons.burst import run_trials, serving_workers
+from corelab.lessons.connections.bursts import run_trials, serving_workers
 
 # Ten short bursts (about 3 s each, most of it Locust starting): round-robin passes every time by
 # construction, while a shared socket, which left a worker idle in about 1 burst of 20 here, fails

@@ -4,7 +4,7 @@ A WebSocket, or a long-poll waiting for news, is a request that never finishes b
 worker that waited for it would wait out its graceful timeout (10 s) and be killed. A draining
 worker ends its chat sessions instead (servers/chat.py, GoingAway) and its clients reconnect on
 their own, to a worker that serves. Real processes, real python-socketio clients
-(corelab.lessons.chat_drain, with corelab.lessons.chat_clients and chat_server).
+(corelab.lessons.chat.drain, with corelab.lessons.chat.clients and chat_server).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from corelab.lessons.chat_drain import rolling_restart_with_chat, stop_with_clients
+from corelab.lessons.chat.drain import rolling_restart_with_chat, stop_with_clients
 
 pytestmark = pytest.mark.timeout(120)
 

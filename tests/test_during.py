@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from corelab.during import LiveRun
-from corelab.results import load_runs, machine_info, write_summary
-from corelab.run import plan, run_one
+from corelab.harness.during import LiveRun
+from corelab.harness.results import load_runs, machine_info, write_summary
+from corelab.harness.run import plan, run_one
 
 
 def _run(tmp_path: Path, during, seconds: float = 4) -> dict:

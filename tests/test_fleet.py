@@ -531,12 +531,12 @@ def _answers(url: str) -> bool:
         return False
 
 
-# -- the lesson's claims (corelab.lessons.fleet), stored and read back ----------------------------
+# -- the lesson's claims (corelab.lessons.fleet.bench), stored and read back ----------------------------
 
 
 def test_fleet_claims_carry_their_numbers_and_round_trip_through_their_folder(tmp_path: Path) -> None:
-    from corelab.lessons.fleet import Failover, FleetFailover, FleetSpread, Spread, load_fleet
-    from corelab.lessons.fleet_store import store
+    from corelab.lessons.fleet.bench import Failover, FleetFailover, FleetSpread, Spread, load_fleet
+    from corelab.lessons.fleet.store import store
 
     hosts = ("127.0.0.2", "127.0.0.3")
     rr = Spread(

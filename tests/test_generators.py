@@ -14,10 +14,10 @@ import pandas as pd
 import psutil
 import pytest
 
-from corelab.generator_group import WORKER_DIED
-from corelab.loadgen import GENERATOR_PIDS, LoadConfig, generator_bound, generator_processes, start_locust
-from corelab.run import bench
-from corelab.scenarios import get_scenario
+from corelab.harness.generator_group import WORKER_DIED
+from corelab.harness.loadgen import GENERATOR_PIDS, LoadConfig, generator_bound, generator_processes, start_locust
+from corelab.harness.run import bench
+from corelab.harness.scenarios import get_scenario
 
 
 def wait_for_pids(run_dir: Path, timeout: float = 10.0) -> dict:

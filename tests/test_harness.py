@@ -13,11 +13,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from corelab.loadgen import LoadConfig, locust_command
-from corelab.results import SUMMARY_COLUMNS, load_runs
-from corelab.sampler import Sampler
-from corelab.scenarios import get_scenario
-from corelab.variants import VARIANTS
+from corelab.harness.loadgen import LoadConfig, locust_command
+from corelab.harness.results import SUMMARY_COLUMNS, load_runs
+from corelab.harness.sampler import Sampler
+from corelab.harness.scenarios import get_scenario
+from corelab.harness.variants import VARIANTS
 from plumbing.procs import PROJECT_ROOT, ManagedProcess, python_module
 
 LOCUST = str(Path(sys.executable).parent / "locust")

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from corelab.labs import all_labs
+from corelab.classroom.labs import all_labs
 from plumbing.procs import PROJECT_ROOT, ManagedProcess
 
 LAB_TIMEOUT_S = 150

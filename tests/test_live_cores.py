@@ -3,7 +3,7 @@
 A real ipykernel is started with jupyter_client and sent execute requests as a frontend would;
 the test reads what the kernel publishes on IOPub. ``bench`` runs a real variant under real
 Locust (QUICK-sized). Whether a run goes live on its own is decided by what the frontend sends:
-JupyterLab's execute requests allow stdin, nbclient's do not (see corelab/live_cores.py).
+JupyterLab's execute requests allow stdin, nbclient's do not (see corelab/live/notebook.py).
 """
 
 from __future__ import annotations
@@ -121,7 +121,7 @@ def test_bench_live_updates_one_display_about_once_a_second_and_ends_on_a_figure
     assert not any(off.display_ids("display_data")), "no live display with live=False"
 
 
-LIVE_WANTED = "from corelab.live_cores import live_wanted\nprint('live', live_wanted('auto'))\n"
+LIVE_WANTED = "from corelab.live.notebook import live_wanted\nprint('live', live_wanted('auto'))\n"
 
 
 def test_auto_is_live_only_for_a_frontend_that_allows_stdin(kernel: BlockingKernelClient) -> None:
@@ -136,7 +136,7 @@ def test_auto_is_live_only_for_a_frontend_that_allows_stdin(kernel: BlockingKern
 def test_never_live_in_a_plain_script() -> None:
     code = (
         "import os\n"
-        "from corelab.live_cores import live_wanted\n"
+        "from corelab.live.notebook import live_wanted\n"
         "os.environ['CORELAB_LIVE'] = '1'\n"
         "print(live_wanted('auto'))\n"
         "try:\n"

@@ -1,6 +1,6 @@
 """Notebooks 10 and 11 run end to end in QUICK mode and show what each variant does to a chat.
 
-They assert on the claims the notebooks display (``corelab.lessons.chat_claims``), never on printed
+They assert on the claims the notebooks display (``corelab.lessons.chat.claims``), never on printed
 English. The thresholds are those the printed percentages were held to: "100%" at the notebook's
 rounding is at least 99.5% (99.95% at one decimal), "0%" under 0.5% (0.05%).
 """

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from corelab.lessons.burst import BASELINE, load_burst
+from corelab.lessons.connections.bursts import BASELINE, load_burst
 from plumbing.procs import PROJECT_ROOT
 from tests.notebooks import claim, execute_notebook, figures
 

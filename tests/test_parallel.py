@@ -12,7 +12,7 @@ import pytest
 
 from corelab.cli import main as cli_main
 from corelab.lessons import parallel
-from corelab.lessons.parallel import (
+from corelab.lessons.one_process.parallel import (
     HASH_THREADS,
     PURE_PROCESSES,
     PURE_THREADS,
@@ -21,7 +21,7 @@ from corelab.lessons.parallel import (
     measure_parallel,
     subinterpreters,
 )
-from corelab.lessons.spawn_cost import (
+from corelab.lessons.one_process.spawn_cost import (
     NEW_SPAWN,
     NEW_THREAD,
     POOL_PROCESS,

@@ -13,16 +13,11 @@ from pathlib import Path
 import psutil
 import pytest
 
-from corelab.lessons.primary_cost import (
-    NODE_SCRIPT,
-    PrimaryCostConfig,
-    PrimaryCostResult,
-    load_primary_cost,
-    measure_primary_cost,
-    node_path,
-)
-from corelab.plots.primary_cost import plot_primary_cost
-from corelab.results import load_runs
+from corelab.harness.results import load_runs
+from corelab.lessons.connections.figures import plot_primary_cost
+from corelab.lessons.connections.primary_cost import PrimaryCostResult, load_primary_cost
+from corelab.lessons.connections.primary_cost_bench import measure_primary_cost
+from corelab.lessons.connections.primary_cost_run import NODE_SCRIPT, PrimaryCostConfig, node_path
 from plumbing.procs import ManagedProcess, free_port, running, wait_until_serving
 from tests.http import get
 from tests.polling import wait_for

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from corelab.cli import main as cli_main
-from corelab.lessons.shared_counter import CounterConfig, measure_counter, run_counter
+from corelab.lessons.one_process.shared_counter import CounterConfig, measure_counter, run_counter
 
 
 @pytest.fixture(scope="module", autouse=True)

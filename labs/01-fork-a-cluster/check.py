@@ -9,8 +9,8 @@ import signal
 import sys
 import time
 
-from corelab.labs.harness import GENERATOR_BOUND_PCT, LabRun, Server
-from corelab.labs.load import get
+from corelab.classroom.labs.harness import GENERATOR_BOUND_PCT, LabRun, Server
+from corelab.classroom.labs.load import get
 
 WORKERS = 2
 NEED_SPEEDUP = 1.6

@@ -7,7 +7,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from corelab.labs.harness import LabRun
+from corelab.classroom.labs.harness import LabRun
 
 # Six users burn 50 ms each, back to back; the probe asks /health 20 times a second.
 USERS, WORK_MS, SECONDS = 6, 50, 8.0

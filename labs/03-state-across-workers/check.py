@@ -10,8 +10,8 @@ import time
 import uuid
 from collections import Counter
 
-from corelab.labs.harness import LabRun
-from corelab.labs.load import fetch
+from corelab.classroom.labs.harness import LabRun
+from corelab.classroom.labs.load import fetch
 
 WORKERS = 3
 LIMIT, WINDOW_S = 10, 1.0  # what state_app.py is asked to enforce

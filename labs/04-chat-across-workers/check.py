@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import aiohttp
 import socketio
 
-from corelab.labs.harness import LabRun
+from corelab.classroom.labs.harness import LabRun
 
 WORKERS = 2
 # Half the clients long-poll only (as behind a proxy that blocks WebSockets), half upgrade.

@@ -10,7 +10,7 @@ import sys
 import time
 from dataclasses import dataclass
 
-from corelab.labs.harness import LabRun, Server
+from corelab.classroom.labs.harness import LabRun, Server
 
 WORKERS, USERS, SECONDS = 2, 8, 11.0
 RESTART_AT_S = (2.5, 6.5)

@@ -4,7 +4,7 @@
 //
 // Node's `cluster` module with its default scheduling, which on Linux is round-robin: the primary
 // accepts every connection and hands it to the next worker over IPC, as servers.cluster's rr
-// policy does. corelab.lessons.primary_cost starts it to measure what that costs the primary per
+// policy does. corelab.lessons.connections.primary_cost_bench starts it to measure what that costs the primary per
 // connection. Each worker answers GET / as servers/app.py's `/` does: "hello from pid N\n",
 // text/plain, with an X-Worker-Pid header naming the worker. Anything else is a JSON 404.
 //

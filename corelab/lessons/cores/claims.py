@@ -1,0 +1,220 @@
+"""What notebooks 01, 02 and 08 claim, read from their bench runs: how many cores' worth of CPU a
+server used and how its throughput compares with the limit that applies.
+
+    runs = bench(["single"], scenario="cpu")
+    one_core_claim(runs)            # 01: one process, one core's worth, at most 100 req/s at 10 ms each
+    runs = bench(["single", "cluster"], scenario="cpu")
+    every_core_claim(runs)          # 02: the cluster's throughput over one process's, against N workers
+    runs = bench(["single", "cluster"], scenario="io")
+    not_parallel_claim(runs)        # 08: waiting requests: a cluster adds nothing, the CPU stays low
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from corelab.claim import Claim
+from corelab.harness.results import Runs
+
+# Per request, the server's pure-Python CPU (ms) in the closed-loop CPU scenarios, and the wait
+# without CPU in the waiting one; the same figures corelab.figures.common draws its limit lines from.
+CPU_MS_PER_REQUEST = {"cpu": 10, "cpu_no_retry": 10, "burst": 10}
+WAIT_MS_PER_REQUEST = {"io": 50}
+
+
+@dataclass
+class OneCore(Claim):
+    """Notebook 01: one Python process serving CPU-bound requests uses one core, whatever the machine has."""
+
+    label: str
+    server_cpu_pct: float  # the server process's CPU; 100 is one core
+    machine_cores: int
+    mean_per_core_pct: list[float]  # each core's mean utilisation over the run, core 0 first
+    rps: float
+    cpu_ms_per_request: int
+    p50_ms: float
+    users: int
+    generator_cpu_pct: float
+    generator_bound: bool
+
+    @property
+    def one_core_limit_rps(self) -> float:
+        """The most requests a second one core can serve at this much CPU each."""
+        return 1000 / self.cpu_ms_per_request
+
+    def fields(self) -> dict[str, Any]:
+        return {
+            **super().fields(),
+            "mean_per_core_pct": self.mean_per_core_pct,
+            "cores_used": round(self.server_cpu_pct / 100, 2),
+            "one_core_limit_rps": self.one_core_limit_rps,
+        }
+
+    def sentence(self) -> str:
+        per_core = ", ".join(f"core {i} {v:.0f}%" for i, v in enumerate(self.mean_per_core_pct))
+        bottleneck = (
+            "generator-bound: this run measured Locust, not the server"
+            if self.generator_bound
+            else "so the server was the bottleneck"
+        )
+        return (
+            f"The server process ({self.label}) used {self.server_cpu_pct:.0f}% CPU, {self.server_cpu_pct / 100:.2f} "
+            f"of a core, on a machine with {self.machine_cores} cores (mean per core: {per_core}).\n"
+            f"It served {self.rps:.0f} requests/s: at {self.cpu_ms_per_request} ms of CPU each, one core allows at "
+            f"most {self.one_core_limit_rps:.0f}.\n"
+            f"Median latency {self.p50_ms:.0f} ms: {self.users} users queue behind one core, so each waits for "
+            f"the others.\n"
+            f"Locust used {self.generator_cpu_pct:.0f}% of a core, {bottleneck}."
+        )
+
+
+@dataclass
+class EveryCore(Claim):
+    """Notebook 02: a fork cluster of N workers serves CPU-bound requests on every core, up to N times one process."""
+
+    workers: int
+    single_rps: float
+    cluster_rps: float
+    single_cpu_pct: float
+    cluster_cpu_pct: float
+    busiest_worker_share: float  # of the cluster's responses
+    least_busy_worker_share: float
+    generator_cpu_pct: float  # Locust, during the cluster run
+    generator_bound: bool  # either run
+
+    @property
+    def speedup(self) -> float:
+        return self.cluster_rps / self.single_rps if self.single_rps else float("nan")
+
+    def fields(self) -> dict[str, Any]:
+        return {
+            **super().fields(),
+            "speedup": round(self.speedup, 3),
+            "cores_busy": round(self.cluster_cpu_pct / 100, 2),
+        }
+
+    def sentence(self) -> str:
+        return (
+            f"One process: {self.single_rps:.0f} req/s on {self.single_cpu_pct:.0f}% CPU.\n"
+            f"Cluster of {self.workers}: {self.cluster_rps:.0f} req/s on {self.cluster_cpu_pct:.0f}% CPU "
+            f"({self.cluster_cpu_pct / 100:.1f} cores busy): {self.speedup:.2f}x the throughput "
+            f"(the limit is {self.workers}x).\n"
+            f"Busiest worker served {self.busiest_worker_share:.0%} of the requests, the least busy "
+            f"{self.least_busy_worker_share:.0%}.\n"
+            f"Locust used {self.generator_cpu_pct:.0f}% of a core on the same machine: that, and the sampler, "
+            f"is CPU the workers could not have"
+            + (" (generator-bound: the figures measured Locust)." if self.generator_bound else ".")
+        )
+
+
+@dataclass
+class NotParallel(Claim):
+    """Notebook 08: requests that wait, not compute: one process keeps them all in flight, a cluster adds nothing."""
+
+    users: int
+    wait_ms: int
+    workers: int
+    single_rps: float
+    cluster_rps: float
+    single_cpu_pct: float
+    cluster_cpu_pct: float
+    single_p50_ms: float
+
+    @property
+    def users_limit_rps(self) -> float:
+        """The most requests a second the users can ask for when each waits ``wait_ms`` per request."""
+        return self.users * 1000 / self.wait_ms
+
+    @property
+    def cluster_ratio(self) -> float:
+        return self.cluster_rps / self.single_rps if self.single_rps else float("nan")
+
+    def fields(self) -> dict[str, Any]:
+        return {
+            **super().fields(),
+            "users_limit_rps": self.users_limit_rps,
+            "cluster_ratio": round(self.cluster_ratio, 3),
+        }
+
+    def sentence(self) -> str:
+        return (
+            f"One process served {self.single_rps:.0f} requests/s with {self.users} users in flight (at most "
+            f"{self.users_limit_rps:.0f}/s when each waits {self.wait_ms} ms), using {self.single_cpu_pct:.0f}% "
+            f"of one core; median latency {self.single_p50_ms:.0f} ms.\n"
+            f"The {self.workers}-worker cluster served {self.cluster_rps:.0f} requests/s ({self.cluster_ratio:.2f}x) "
+            f"using {self.cluster_cpu_pct:.0f}% CPU: a second process added nothing, the requests were waiting, "
+            f"not computing."
+        )
+
+
+def one_core_claim(runs: Runs) -> OneCore:
+    """Notebook 01's claim from its one run of ``single`` under a CPU scenario."""
+    row = _first(runs, "single")
+    ms = _per_request_ms(row, CPU_MS_PER_REQUEST, "CPU-bound")
+    cores = runs.cores[runs.cores["run"] == row["run"]]
+    per_core = cores.groupby("core")["util_pct"].mean()
+    return OneCore(
+        label=str(row["label"]),
+        server_cpu_pct=float(row["server_cpu_pct"]),
+        machine_cores=len(per_core),
+        mean_per_core_pct=[round(float(v), 1) for v in per_core],
+        rps=float(row["rps"]),
+        cpu_ms_per_request=ms,
+        p50_ms=float(row["p50_ms"]),
+        users=int(row["users"]),
+        generator_cpu_pct=float(row["generator_cpu_pct"]),
+        generator_bound=bool(row["generator_bound"]),
+    )
+
+
+def every_core_claim(runs: Runs) -> EveryCore:
+    """Notebook 02's claim from a run of ``single`` and one of ``cluster`` under a CPU scenario."""
+    single, cluster = _first(runs, "single"), _first(runs, "cluster")
+    _per_request_ms(cluster, CPU_MS_PER_REQUEST, "CPU-bound")
+    shares = runs.workers[runs.workers["run"] == cluster["run"]]["share"]
+    if shares.empty:
+        raise ValueError(f"run {cluster['run']} has no responses per worker (workers.json)")
+    return EveryCore(
+        workers=int(cluster["workers"]),
+        single_rps=float(single["rps"]),
+        cluster_rps=float(cluster["rps"]),
+        single_cpu_pct=float(single["server_cpu_pct"]),
+        cluster_cpu_pct=float(cluster["server_cpu_pct"]),
+        busiest_worker_share=round(float(shares.max()), 3),
+        least_busy_worker_share=round(float(shares.min()), 3),
+        generator_cpu_pct=float(cluster["generator_cpu_pct"]),
+        generator_bound=bool(single["generator_bound"] or cluster["generator_bound"]),
+    )
+
+
+def not_parallel_claim(runs: Runs) -> NotParallel:
+    """Notebook 08's claim from a run of ``single`` and one of ``cluster`` under a waiting scenario."""
+    single, cluster = _first(runs, "single"), _first(runs, "cluster")
+    ms = _per_request_ms(single, WAIT_MS_PER_REQUEST, "waiting")
+    return NotParallel(
+        users=int(single["users"]),
+        wait_ms=ms,
+        workers=int(cluster["workers"]),
+        single_rps=float(single["rps"]),
+        cluster_rps=float(cluster["rps"]),
+        single_cpu_pct=float(single["server_cpu_pct"]),
+        cluster_cpu_pct=float(cluster["server_cpu_pct"]),
+        single_p50_ms=float(single["p50_ms"]),
+    )
+
+
+def _first(runs: Runs, variant: str) -> dict[str, Any]:
+    """The summary row of the first run of ``variant``; a ValueError names what the runs hold instead."""
+    rows = runs.summary[runs.summary["variant"] == variant]
+    if rows.empty:
+        held = ", ".join(runs.summary["label"]) or "no runs"
+        raise ValueError(f"no run of {variant!r} among these runs ({held})")
+    return rows.iloc[0].to_dict()
+
+
+def _per_request_ms(row: dict[str, Any], table: dict[str, int], kind: str) -> int:
+    ms = table.get(str(row["scenario"]))
+    if ms is None:
+        raise ValueError(f"run {row['run']} used scenario {row['scenario']!r}, not a {kind} one ({', '.join(table)})")
+    return ms
