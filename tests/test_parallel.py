@@ -11,7 +11,7 @@ import psutil
 import pytest
 
 from corelab.cli import main as cli_main
-from corelab.lessons import parallel
+from corelab.lessons.one_process import parallel
 from corelab.lessons.one_process.parallel import (
     HASH_THREADS,
     PURE_PROCESSES,
