@@ -21,7 +21,9 @@ from pathlib import Path
 
 import psutil
 
-KIT_ROOT = Path(__file__).resolve().parent.parent
+from plumbing.procs import PROJECT_ROOT
+
+KIT_ROOT = PROJECT_ROOT.resolve()
 LOADTESTS = KIT_ROOT / "loadtests"
 _PYTHON = re.compile(r"python(\d+(\.\d+)?)?$")
 # CPython options that take a value, before -m / -c / a script.
