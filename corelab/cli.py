@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING
 from corelab.harness.quick import pick
 from corelab.harness.scenarios import SCENARIOS
 from corelab.harness.variants import VARIANTS, check_policies
-from plumbing.cores import usable_core_count
 from plumbing.procs import PROJECT_ROOT
 
 if TYPE_CHECKING:
@@ -42,6 +41,9 @@ COMMANDS: dict[str, Command] = {
     ),
     "demo": Command(
         "corelab.cli", "one process vs a fork cluster on the CPU scenario, with plots", "run_demo", "add_demo_arguments"
+    ),
+    "plan": Command(
+        "corelab.harness.load_plan", "the load plan: workers, users, generators and the limit, per core count"
     ),
     "top": Command("corelab.live.top", "every core and the server's processes by role, live", "run_top"),
     "doctor": Command("corelab.classroom.doctor", "is this machine ready for a class? what to do if not", "run_doctor"),
@@ -120,15 +122,19 @@ def main(argv: list[str] | None = None) -> int:
 def add_bench_arguments(bench: argparse.ArgumentParser) -> None:
     """``python -m corelab bench``'s options."""
     bench.add_argument("--variant", action="append", choices=sorted(VARIANTS), help="repeat for several")
-    bench.add_argument("--workers", type=int, default=2, help="workers for the multi-worker variants")
+    bench.add_argument(
+        "--workers", type=int, help="workers for the multi-worker variants (default: the load plan's, one per core)"
+    )
     bench.add_argument(
         "--policy", action="append", help=f"repeat for several (cluster: {', '.join(VARIANTS['cluster'].policies)})"
     )
     bench.add_argument("--scenario", choices=sorted(SCENARIOS), default="cpu")
     bench.add_argument("--seconds", type=float, default=15)
-    bench.add_argument("--users", type=int, help="Locust users (default: the scenario's)")
+    bench.add_argument("--users", type=int, help="Locust users (default: the load plan's)")
     bench.add_argument(
-        "--generators", type=int, default=1, help="Locust processes sending the load (K > 1: a master and K workers)"
+        "--generators",
+        type=int,
+        help="Locust processes sending the load (K > 1: a master and K workers; default: the load plan's)",
     )
     bench.add_argument("--out", type=Path, help="folder for the runs (default: results/<timestamp>)")
     bench.add_argument("--no-plots", action="store_true", help="write the tables only")
@@ -143,8 +149,9 @@ def add_demo_arguments(demo: argparse.ArgumentParser) -> None:
 def run_bench(args: argparse.Namespace) -> int:
     from corelab.harness.run import bench
 
-    if args.workers < 1:
-        raise ValueError("--workers must be at least 1")
+    for name in ("workers", "users", "generators"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
+            raise ValueError(f"--{name} must be at least 1")
     check_policies(args.variant or ["single", "cluster"], args.policy)
     if args.seconds < 3:
         raise ValueError("--seconds must be at least 3 (the rate is measured once every user has connected)")
@@ -167,26 +174,48 @@ def run_bench(args: argparse.Namespace) -> int:
 
 
 def run_demo(args: argparse.Namespace) -> int:
+    from corelab.harness.load_plan import load_plan
     from corelab.harness.run import bench
+    from plumbing.cores import core_count
 
     started = time.monotonic()
-    workers = usable_core_count()
-    print(f"corelab demo: one Python process vs a fork cluster of {workers} workers,")
-    print(f"each request burning 10 ms of pure-Python CPU, {args.seconds:g} s per run, on {workers} cores.\n")
+    cores = core_count()
+    plan = load_plan("cpu", cores=cores)
+    workers = f"{plan.workers} worker{'s' if plan.workers > 1 else ''}"
+    print(f"corelab demo: one Python process vs a fork cluster of {workers}, on {cores.describe()}.")
+    print(
+        f"Each request burns 10 ms of pure-Python CPU; {plan.users} users, {plan.generators} Locust "
+        f"process{'es' if plan.generators > 1 else ''}, {args.seconds:g} s per run (python -m corelab plan).\n"
+    )
     if args.out.exists():
         _clear_runs(args.out)
     policy = VARIANTS["cluster"].policies[0]
-    runs = bench(["single", "cluster"], workers=workers, policies=[policy], seconds=args.seconds, out=args.out)
+    runs = bench(
+        ["single", "cluster"],
+        workers=plan.workers,
+        users=plan.users,
+        generators=plan.generators,
+        policies=[policy],
+        seconds=args.seconds,
+        out=args.out,
+    )
     print()
     print(runs.summary_table())
     single, cluster = runs.summary.iloc[0], runs.summary.iloc[1]
     print(
         f"\nOne process served {single.rps:.0f} req/s on {single.server_cpu_pct:.0f}% CPU (one core); "
         f"the cluster served {cluster.rps:.0f} req/s on {cluster.server_cpu_pct:.0f}% CPU: "
-        f"{cluster.rps / single.rps:.2f}x."
+        f"{cluster.rps / single.rps:.2f}x, {cluster.rps / cluster.limit_rps:.2f} of the plan's limit "
+        f"({cluster.limit_rps:.0f} req/s: {plan.limit_cores:.2f} cores' worth once Locust has its share)."
     )
+    for note in plan.notes:
+        print(f"note: {note}")
     if runs.summary["generator_bound"].any():
         print("warning: Locust itself used more than 80% of a core in a run: that run measured Locust, not the server.")
+    if cluster.idle_workers:
+        print(f"warning: {cluster.idle_workers} of the cluster's {plan.workers} workers served nothing.")
+    if cluster.users_bound:
+        print("warning: the cluster run was users-bound: too few users to keep every worker busy.")
     _write_figures(runs)
     print(f"\nfigures, runs and summary.csv in {_shown(runs.root)} ({time.monotonic() - started:.0f} s)")
     return 0
@@ -209,7 +238,9 @@ def add_lifecycle_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kills", type=int, default=6, help="respawn: workers to SIGKILL")
     parser.add_argument("--repeats", type=int, default=2, help="throughput: runs of each variant")
     parser.add_argument("--trials", type=int, default=20, help="burst: bursts per policy")
-    parser.add_argument("--clients", type=int, default=20, help="burst: keep-alive clients connecting at once")
+    parser.add_argument(
+        "--clients", type=int, help="burst: keep-alive clients connecting at once (default: 10 per usable core)"
+    )
 
 
 def run_lifecycle(args: argparse.Namespace) -> int:
@@ -222,7 +253,7 @@ def run_lifecycle(args: argparse.Namespace) -> int:
 
     from corelab.harness.results import machine_info, new_results_dir
 
-    if args.trials < 1 or args.clients < 1:
+    if args.trials < 1 or (args.clients is not None and args.clients < 1):
         raise ValueError("--trials and --clients must be at least 1")
     root = new_results_dir("lifecycle-bench")
     root.mkdir(parents=True, exist_ok=True)

@@ -13,12 +13,12 @@ import pytest
 
 from corelab.harness.during import LiveRun
 from corelab.harness.results import load_runs, machine_info, write_summary
-from corelab.harness.run import plan, run_one
+from corelab.harness.run import run_one, run_specs
 
 
 def _run(tmp_path: Path, during, seconds: float = 4) -> dict:
     # A new connection per request, so a replacement worker gets connections as soon as it serves.
-    spec = plan(["cluster"], 2, ["rr"], "short", seconds, 4)[0]
+    spec = run_specs(["cluster"], 2, ["rr"], "short", seconds, 4)[0]
     return run_one(spec, tmp_path / "01-run", "01-run", machine_info(), None, during=during)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from plumbing.cores import usable_core_count
 from tests.notebooks import claim, execute_notebook, figures
 
 pytestmark = pytest.mark.notebook
@@ -21,4 +22,8 @@ def test_02_every_core_runs_and_the_cluster_wins() -> None:
     nb = execute_notebook("02-every-core.ipynb")
     assert figures(nb) >= 3
     every = claim(nb, "EveryCore")
-    assert every["speedup"] >= 1.3, every  # 2 cores; the benchmark reports the exact figure
+    # A fraction of the load plan's limit, not "2x": the same assertion holds on 2 and 64 cores, and
+    # fails on a 64-core run that keeps 8 workers busy. 0.65 of the limit is about 1.3x on 2 cores.
+    assert every["workers"] == usable_core_count(), every
+    assert every["fraction_of_limit"] >= 0.65, every
+    assert every["idle_workers"] == 0 and not every["users_bound"], every

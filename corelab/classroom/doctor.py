@@ -17,7 +17,8 @@ from dataclasses import dataclass
 import psutil
 
 from corelab.classroom.clean import KitProcess, kit_processes, parse_match, short_command
-from plumbing.cores import usable_core_count
+from corelab.harness.load_plan import load_plan
+from plumbing.cores import core_count
 from plumbing.redis_server import RedisUnavailable, find_redis_server, ping
 
 # The ports the labs and run-sheets use: a variant, the cluster's admin port, Locust's web UI.
@@ -39,12 +40,31 @@ class Check:
 
 
 def check_cores() -> Check:
-    usable = usable_core_count()
-    total = psutil.cpu_count() or usable
-    detail = f"{usable} usable" if usable == total else f"{usable} usable (of {total}: this process's affinity mask)"
-    if usable < 2:
-        return Check("FIX", "cores", f"{detail}: a cluster needs 2 or more to beat one process; give the VM 2+ vCPUs")
-    return Check("ok", "cores", detail)
+    """The usable cores (affinity, quota, SMT), the load plan for the default scenario, and whether the
+    machine is too small or too busy for the cluster's claim."""
+    cores = core_count()
+    plan = load_plan("cpu", cores=cores)
+    more = (f"plan for the cpu scenario: {plan.describe()}".replace("\n", " "),)
+    if cores.usable < 2:
+        detail = f"{cores.describe()}: a cluster needs 2 or more to beat one process; give the VM 2+ vCPUs"
+        return Check("FIX", "cores", detail, more)
+    busy = busy_elsewhere()
+    if busy >= 0.5:
+        detail = (
+            f"{cores.describe()}; other programs keep {busy:.1f} cores busy right now: the cluster's "
+            "numbers will be lower than the plan's limit until they stop"
+        )
+        return Check("note", "cores", detail, more)
+    status = "note" if cores.smt or cores.quota is not None else "ok"
+    return Check(status, "cores", cores.describe(), more)
+
+
+def busy_elsewhere(seconds: float = 0.5) -> float:
+    """Cores' worth of CPU the machine's other programs use now (its whole load, less this process)."""
+    me = psutil.Process()
+    me.cpu_percent(None)
+    total = sum(psutil.cpu_percent(interval=seconds, percpu=True))
+    return max(0.0, (total - me.cpu_percent(None)) / 100)
 
 
 def check_python() -> Check:

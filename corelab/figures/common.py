@@ -1,5 +1,6 @@
 """Small pieces every figure module uses: run order, bar labels, worker names, the measured window,
-the one-core limit, and one panel per run of per-worker bars."""
+the one-core limit (the scenarios' own: corelab.harness.scenarios), and one panel per run of
+per-worker bars."""
 
 from __future__ import annotations
 
@@ -12,14 +13,22 @@ from matplotlib.container import BarContainer
 from matplotlib.figure import Figure
 
 from corelab.harness.results import Runs
-from corelab.harness.scenarios import SCENARIOS
+from corelab.harness.scenarios import SCENARIOS, one_core_rps, users_limit_rps
 
-# Closed-loop scenarios whose every request costs the server this many ms of pure-Python CPU:
-# one process (one core's worth of GIL) serves at most 1000 / ms of them a second.
-CPU_MS_PER_REQUEST = {"cpu": 10, "cpu_no_retry": 10, "burst": 10}
-# Closed-loop scenarios whose every request waits this many ms without CPU: U users can ask for
-# at most U * 1000 / ms requests a second, however many cores serve them.
-WAIT_MS_PER_REQUEST = {"io": 50}
+__all__ = [
+    "GENERATOR_BUSY_PCT",
+    "NAMED_WORKERS",
+    "label_bars",
+    "labels_in_order",
+    "measured_window",
+    "one_core_rps",
+    "per_worker_panels",
+    "users_limit_rps",
+    "worker_names",
+]
+
+# Up to this many workers a per-worker panel names each bar; beyond, it shows bars alone.
+NAMED_WORKERS = 12
 # The load generator's samples above this share of a core are marked on the core heatmaps.
 GENERATOR_BUSY_PCT = 50.0
 
@@ -49,21 +58,13 @@ def label_bars(
             )
 
 
-def one_core_rps(scenario: str) -> float | None:
-    """The most requests a second one core can serve in ``scenario``, or None where CPU is not the limit."""
-    ms = CPU_MS_PER_REQUEST.get(scenario)
-    return 1000 / ms if ms else None
-
-
-def users_limit_rps(scenario: str, users: int) -> float | None:
-    """The most requests a second ``users`` closed-loop users can ask for in ``scenario``, or None."""
-    ms = WAIT_MS_PER_REQUEST.get(scenario)
-    return users * 1000 / ms if ms else None
-
-
 def worker_names(pids: Iterable[int]) -> dict[int, str]:
-    """``worker 1 (pid 18744)``, ``worker 2 ...``: numbered in pid order, so a student can say which one."""
-    return {pid: f"worker {n} (pid {pid})" for n, pid in enumerate(sorted(set(pids)), start=1)}
+    """``worker 1 (pid 18744)``, ``worker 2 ...``: numbered in pid order, so a student can say which one.
+    A negative pid stands for a worker that served nothing and so never named itself: "idle"."""
+    real = sorted({p for p in pids if p >= 0})
+    names = {pid: f"worker {n} (pid {pid})" for n, pid in enumerate(real, start=1)}
+    names.update({pid: "idle" for pid in set(pids) if pid < 0})
+    return names
 
 
 def measured_window(runs: Runs, label: str) -> tuple[float, float] | None:
@@ -93,13 +94,23 @@ def per_worker_panels(
     """One panel per run label: a bar per worker with ``column`` (times ``scale``) as its height,
     each bar labelled with its value; ``even`` draws the even share as a dashed line."""
     n = max(1, len(labels))
+    most = max((int((workers["label"] == label).sum()) for label in labels), default=1)
+    # Wider panels for many workers, up to a figure that still fits a notebook's width.
+    width = min(max(width, 0.16 * most), 16.0 / n if n > 1 else 16.0)
     fig, axes = plt.subplots(1, n, figsize=(width * n, 3.4), squeeze=False, sharey=True)
     for ax, label in zip(axes[0], labels, strict=False):
-        data = workers[workers["label"] == label].sort_values("pid")
+        data = workers[workers["label"] == label].sort_values("pid", key=lambda p: p.where(p >= 0, p.max() + 1 - p))
         names = worker_names(data["pid"])
         values = data[column] * scale
-        bars = ax.bar([names[p].replace(" (", "\n(") for p in data["pid"]], values, color=color)
-        label_bars(ax, bars, (f"{v:.0f}{unit}" for v in values), fontsize=9, inside=True)
+        positions = range(len(data))
+        bars = ax.bar(positions, values, color=color)
+        if len(data) <= NAMED_WORKERS:
+            ax.set_xticks(positions, [names[p].replace(" (", "\n(") for p in data["pid"]])
+            label_bars(ax, bars, (f"{v:.0f}{unit}" for v in values), fontsize=9, inside=True)
+        else:  # too many to name: count them, and let the even-share line show the spread
+            idle = int((data[column] == 0).sum())
+            ax.set_xticks([])
+            ax.set_xlabel(f"{len(data)} workers, in pid order" + (f" ({idle} idle, at the right)" if idle else ""))
         if even is not None and len(data) > 1:
             ax.axhline(even / len(data), color="black", ls="--", lw=1, label="an even share")
             ax.legend(fontsize=8, loc="upper right")

@@ -12,7 +12,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from corelab.figures.common import (
-    WAIT_MS_PER_REQUEST,
+    NAMED_WORKERS,
     label_bars,
     labels_in_order,
     measured_window,
@@ -21,10 +21,14 @@ from corelab.figures.common import (
     users_limit_rps,
 )
 from corelab.harness.results import Runs
+from corelab.harness.scenarios import SCENARIOS
+
+# Up to this many workers a title lists each one's share; beyond, it says how uneven they were.
+LISTED_WORKERS = 8
 
 
 def _cores(runs: Runs) -> int:
-    return int(runs.cores["core"].max()) + 1 if len(runs.cores) else 1
+    return runs.cores["core"].nunique() if len(runs.cores) else 1
 
 
 def _draw_limits(ax: Axes, runs: Runs) -> float:
@@ -35,7 +39,7 @@ def _draw_limits(ax: Axes, runs: Runs) -> float:
     users = set(runs.summary["users"])
     asked = users_limit_rps(scenario, int(users.pop())) if len(users) == 1 else None
     if asked is not None:
-        ms = WAIT_MS_PER_REQUEST[scenario]
+        ms = f"{SCENARIOS[scenario].wait_ms:g}"
         label = f"what the users can ask for: {runs.summary['users'].iloc[0]} users / {ms} ms = {asked:.0f} req/s"
         ax.axhline(asked, color="black", ls="--", lw=1, label=label)
         return asked
@@ -45,9 +49,15 @@ def _draw_limits(ax: Axes, runs: Runs) -> float:
     ms = 1000 / one
     ax.axhline(one, color="black", ls="--", lw=1, label=f"one core's limit: {one:.0f} req/s at {ms:.0f} ms of CPU each")
     top = one
-    most = min(int(runs.summary["workers"].max()), _cores(runs))
-    if most > 1:
-        top = one * most
+    multi = runs.summary[runs.summary["workers"] > 1]
+    planned = pd.to_numeric(multi.get("limit_rps"), errors="coerce").dropna() if len(multi) else pd.Series(dtype=float)
+    if len(planned):
+        # The load plan's limit: the usable cores (SMT siblings once, a quota's cap) less Locust's share.
+        top = float(planned.max())
+        most = int(multi["workers"].max())
+        ax.axhline(top, color="0.45", ls=":", lw=1.2, label=f"the limit for {most} workers here: {top:.0f} req/s")
+    elif len(multi) and (most := min(int(multi["workers"].max()), _cores(runs))) > 1:
+        top = one * most  # runs stored before the load plan: the cores' limit alone
         ax.axhline(top, color="0.45", ls=":", lw=1.2, label=f"{most} cores' limit: {top:.0f} req/s")
     return top
 
@@ -141,23 +151,63 @@ def plot_throughput_by_variant(runs: Runs, *, title: str | None = None) -> Figur
 
 
 def plot_requests_per_worker(runs: Runs, *, title: str | None = None) -> Figure:
-    """How many of the responses each worker gave, per run (from the X-Worker-Pid header)."""
-    labels = labels_in_order(runs.workers["label"])
-    fig = per_worker_panels(
-        runs.workers,
-        labels,
-        "share",
-        ylabel="% of the run's responses",
-        color="tab:green",
-        scale=100,
-        ylim=(0, 115),
-        unit="%",
-        even=100,
-    )
+    """How many of the responses each worker gave, per run (from the X-Worker-Pid header); a worker that
+    served nothing is a zero bar ("idle"), so an idle half of the workers shows as half the bars empty."""
+    workers = with_idle_workers(runs)
+    labels = labels_in_order(workers["label"])
+    sizes = workers.groupby("label")["pid"].transform("count")
+    if int(sizes.max()) > NAMED_WORKERS:
+        # Many workers: each one's share as a multiple of an even share (1.0), readable at any count.
+        workers = workers.assign(evenness=workers["share"] * sizes)
+        fig = per_worker_panels(
+            workers, labels, "evenness", ylabel="responses, x an even share", color="tab:green",
+            ylim=(0, max(1.5, float(workers["evenness"].max()) * 1.15)),
+        )  # fmt: skip
+        for ax in fig.axes:
+            ax.axhline(1.0, color="black", ls="--", lw=1, label="an even share")
+            ax.legend(fontsize=8, loc="upper right")
+    else:
+        fig = per_worker_panels(
+            workers,
+            labels,
+            "share",
+            ylabel="% of the run's responses",
+            color="tab:green",
+            scale=100,
+            ylim=(0, 115),
+            unit="%",
+            even=100,
+        )
     shares = []
     for label in labels:
-        data = runs.workers[runs.workers["label"] == label].sort_values("pid")
-        shares.append(f"{label} " + " / ".join(f"{s:.0%}" for s in data["share"]))
+        data = workers[workers["label"] == label]
+        idle = int((data["responses"] == 0).sum())
+        if len(data) <= LISTED_WORKERS:
+            said = " / ".join(f"{s:.0%}" for s in data.sort_values("pid")["share"])
+        else:
+            even = 1 / len(data)
+            said = (
+                f"{len(data)} workers, {data['share'].min() / even:.1f}-{data['share'].max() / even:.1f}x an even share"
+            )
+        shares.append(f"{label} {said}" + (f" ({idle} idle)" if idle else ""))
     fig.suptitle(title or "which worker answered: " + "; ".join(shares), fontsize=11)
     fig.tight_layout()
     return fig
+
+
+def with_idle_workers(runs: Runs) -> pd.DataFrame:
+    """``runs.workers`` plus a zero row per worker that served nothing (the summary's idle_workers), so
+    the figure shows every worker the run started, not only those that answered."""
+    rows = []
+    for r in runs.summary.itertuples():
+        idle = getattr(r, "idle_workers", None)
+        if idle is None or pd.isna(idle):
+            continue
+        rows += [
+            {"run": r.run, "label": r.label, "pid": -(k + 1), "responses": 0, "share": 0.0} for k in range(int(idle))
+        ]
+    return (
+        pd.concat([runs.workers, pd.DataFrame(rows, columns=runs.workers.columns)], ignore_index=True)
+        if rows
+        else runs.workers
+    )

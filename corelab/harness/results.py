@@ -32,7 +32,7 @@ SUMMARY_COLUMNS = [
     "run", "label", "variant", "workers", "policy", "scenario", "params", "users", "seconds",
     "requests", "failures", "rps", "p50_ms", "p99_ms",
     "server_cpu_pct", "generator_cpu_pct", "generators", "generator_max_cpu_pct", "generator_bound",
-    "worker_max_min", "sampler_overhead_pct",
+    "worker_max_min", "sampler_overhead_pct", "limit_rps", "users_bound", "idle_workers",
 ]  # fmt: skip
 
 
@@ -247,5 +247,22 @@ def format_summary(summary: pd.DataFrame) -> str:
         (r.label, r.rps, r.rps / base, r.p50_ms, r.p99_ms, r.failures, r.server_cpu_pct, r.generator_cpu_pct)
         for r in summary.itertuples()
     ]
-    notes = ["generator-bound!" if r.generator_bound else "" for r in summary.itertuples()]
-    return text_table(columns, rows, notes)
+    return text_table(columns, rows, [run_notes(r) for r in summary.itertuples()])
+
+
+def run_notes(row: Any) -> str:
+    """What a summary row says about its own honesty: generator-bound, users-bound, idle workers."""
+    notes = []
+    if row.generator_bound:
+        notes.append("generator-bound!")
+    if _given(getattr(row, "users_bound", None)) and bool(row.users_bound):
+        notes.append("users-bound!")
+    idle = getattr(row, "idle_workers", None)
+    if _given(idle) and int(idle) > 0:
+        notes.append(f"{int(idle)} idle worker{'s' if int(idle) > 1 else ''}!")
+    return " ".join(notes)
+
+
+def _given(value: Any) -> bool:
+    """Not missing: runs stored before a column existed read it back as NaN."""
+    return value is not None and not pd.isna(value)

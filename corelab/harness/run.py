@@ -16,7 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+import pandas as pd
+
 from corelab.harness.during import During, during_load
+from corelab.harness.load_plan import LoadPlan, load_plan
 from corelab.harness.loadgen import (
     LoadConfig,
     generator_bound,
@@ -59,6 +62,8 @@ class RunSpec:
     title: str | None = None
     # Arguments added to the server's command line (e.g. the cluster's --restart mode).
     server_args: tuple[str, ...] = ()
+    # The load plan the workers, users and generators came from (stored in meta.json).
+    load_plan: LoadPlan | None = None
 
     @property
     def label(self) -> str:
@@ -85,41 +90,47 @@ class RunSpec:
 
     @property
     def locust_env(self) -> dict[str, str]:
-        return {f"CORELAB_{k.upper()}": v for k, v in self.params}
+        sized = {name: str(factor * self.workers) for name, factor in self.scenario.per_worker}
+        return {f"CORELAB_{k.upper()}": v for k, v in {**sized, **dict(self.params)}.items()}
 
 
-def plan(
+def run_specs(
     variants: Iterable[str],
-    workers: int,
+    workers: int | None,
     policies: Sequence[str] | None,
     scenario: str,
     seconds: float,
     users: int | None,
     params: Sequence[dict[str, str]] = ({},),
-    generators: int = 1,
+    generators: int | None = None,
 ) -> list[RunSpec]:
-    """The runs a bench call stands for: each variant, once per policy it takes, once per params."""
+    """The runs a bench call stands for: each variant, once per policy it takes, once per params.
+    Workers, users and generators not given come from the load plan (corelab.harness.load_plan)."""
     scen = get_scenario(scenario)
-    load = LoadConfig(users=users or scen.users, seconds=seconds, ramp_s=scen.ramp_s, generators=generators)
+    lp = load_plan(scen, workers=workers, users=users, generators=generators)
+    workers = lp.workers
+    load = LoadConfig(users=lp.users, seconds=seconds, ramp_s=scen.ramp_s, generators=lp.generators)
     specs = []
     for name in variants:
         variant = get_variant(name)
         for p in params:
             settings = tuple((str(k), str(v)) for k, v in p.items())
             if not variant.multi_worker:
-                specs.append(RunSpec(variant, 1, None, scen, load, settings))
+                # The same load; the limit is one worker's.
+                one = load_plan(scen, workers=1, users=lp.users, generators=lp.generators)
+                specs.append(RunSpec(variant, 1, None, scen, load, settings, load_plan=one))
                 continue
             for policy in policies or variant.policies[:1]:
                 if policy not in variant.policies:
                     raise ValueError(f"{name} has no policy {policy!r}: choose from {', '.join(variant.policies)}")
-                specs.append(RunSpec(variant, workers, policy, scen, load, settings))
+                specs.append(RunSpec(variant, workers, policy, scen, load, settings, load_plan=lp))
     return specs
 
 
 def bench(
     variants: Iterable[str] = ("single", "cluster"),
     *,
-    workers: int = 2,
+    workers: int | None = None,
     policies: Sequence[str] | None = None,
     scenario: str = "cpu",
     seconds: float = 15,
@@ -128,11 +139,14 @@ def bench(
     out: str | Path | None = None,
     progress: TextIO | None = sys.stdout,
     redis: bool = False,
-    generators: int = 1,
+    generators: int | None = None,
     live: LiveChoice = "auto",
 ) -> Runs:
     """Run each variant under the same Locust load and return the runs as tables.
 
+    ``workers``, ``users`` and ``generators`` default to the load plan's for this machine and scenario
+    (corelab.harness.load_plan: one worker per usable core, enough users to keep each busy, enough
+    Locust processes that none is the limit); the plan is stored in each run's meta.json.
     ``params`` runs the scenario once per dict of settings (e.g. ``[{"offload": "none"},
     {"offload": "process"}]``); a scenario reads them as CORELAB_<NAME> variables.
     ``out`` is the folder the runs are written to (default: results/<timestamp>); runs already
@@ -145,7 +159,7 @@ def bench(
     "auto" where a person looks at a notebook, not in headless runs or scripts; True or False to choose.
     """
     show_live = live_wanted(live)  # decided before anything starts: a bad value costs no run
-    specs = plan(variants, workers, policies, scenario, seconds, users, params, generators)
+    specs = run_specs(variants, workers, policies, scenario, seconds, users, params, generators)
     root = Path(out) if out else new_results_dir()
     root.mkdir(parents=True, exist_ok=True)
     machine = machine_info()
@@ -242,6 +256,7 @@ def _store(
     generator_cpu = float(per_tick.get("generator", 0.0))
     generators = generator_processes(run_dir, window)
     shares = sorted(counts.values())
+    lp = spec.load_plan
     row = {
         "run": run_id,
         "label": spec.label,
@@ -264,6 +279,9 @@ def _store(
         "generator_bound": generator_bound(generators),
         "worker_max_min": round(shares[-1] / shares[0], 3) if len(shares) > 1 and shares[0] else None,
         "sampler_overhead_pct": round(samples.overhead_pct, 2),
+        "limit_rps": lp.limit_rps if lp is not None else None,
+        "users_bound": users_bound(spec, history),
+        "idle_workers": idle_workers(spec, counts),
     }
     meta = {
         "run": run_id,
@@ -281,9 +299,27 @@ def _store(
         "machine": machine,
         "generators": generators,
         "summary": row,
+        "plan": lp.fields() if lp is not None else None,
     }
     write_json(run_dir / "meta.json", meta)
     return row
+
+
+def users_bound(spec: RunSpec, history: pd.DataFrame) -> bool:
+    """The users, not the server, set the pace: fewer closed-loop users than workers, or fewer users
+    reached than asked for (Locust could not start them all)."""
+    if spec.scenario.saturating and spec.load.users < spec.workers:
+        return True
+    reached = history.loc[history["Name"] == "Aggregated", "User Count"]
+    return bool(len(reached) and int(reached.max()) < spec.load.users)
+
+
+def idle_workers(spec: RunSpec, counts: dict[str, int]) -> int | None:
+    """Workers that served nothing (every response names its worker: X-Worker-Pid); None where the
+    run did not count responses per worker, or its workers are not one server's (the fleet)."""
+    if not counts or spec.variant.name == "fleet":
+        return None
+    return max(0, spec.workers - sum(1 for n in counts.values() if n > 0))
 
 
 def _say(progress: TextIO | None, line: str) -> None:

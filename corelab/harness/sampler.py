@@ -1,6 +1,7 @@
 """Per-core and per-process CPU, sampled over time into tidy tables.
 
-A background thread reads ``psutil.cpu_percent(percpu=True)`` and, for each watched process
+A background thread reads ``psutil.cpu_percent(percpu=True)`` for the cores this process may use
+(plumbing.cores: under ``taskset -c 0-3`` a 64-core machine shows 4 rows, not 64) and, for each watched process
 tree (the server, the load generator), every member's CPU and current core, 10 times a second
 by default. Trees, and each member's RSS, are re-read every two seconds: workers that come and go
 are followed, and memory, which moves slowly, is not read ten times a second.
@@ -11,10 +12,13 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pandas as pd
 import psutil
+
+from plumbing.cores import usable_cores
 
 
 @dataclass
@@ -30,8 +34,15 @@ class Samples:
 class Sampler:
     """Sample cores and the process trees rooted at ``groups`` (name -> root pid)."""
 
-    def __init__(self, groups: dict[str, int] | None = None, interval: float = 0.1, tree_every: float = 2.0) -> None:
+    def __init__(
+        self,
+        groups: dict[str, int] | None = None,
+        interval: float = 0.1,
+        tree_every: float = 2.0,
+        cores: Sequence[int] | None = None,
+    ) -> None:
         self.groups = dict(groups or {})
+        self.cores = tuple(cores) if cores is not None else tuple(usable_cores())
         self.interval = interval
         self.tree_every = tree_every
         self._stop = threading.Event()
@@ -110,8 +121,10 @@ class Sampler:
                     del members[pid]
 
     def _sample(self, t: float) -> None:
-        for core, util in enumerate(psutil.cpu_percent(percpu=True)):
-            self._core_rows.append((t, core, util))
+        utils = psutil.cpu_percent(percpu=True)
+        for core in self.cores:
+            if core < len(utils):  # a CPU taken offline meanwhile has no reading
+                self._core_rows.append((t, core, utils[core]))
         for name, members in self._members.items():
             root_pid = self.groups[name]
             for pid, proc in list(members.items()):

@@ -18,7 +18,7 @@ import pandas as pd
 
 from corelab.harness.during import During, LiveRun
 from corelab.harness.results import Runs, load_runs, machine_info, new_results_dir, stored_summaries, write_summary
-from corelab.harness.run import plan, run_one
+from corelab.harness.run import run_one, run_specs
 from plumbing import env
 from plumbing.redis_server import RedisServer, redis_server
 
@@ -52,7 +52,7 @@ def redis_outage(
     The Redis is one the kit starts (it must be able to stop it), so REDIS_URL is not used.
     The outage's start and end, on the run's clock, are the run's events (``outages`` reads them).
     """
-    spec = plan(["pubsub"], workers, None, "chat", seconds, users)[0]
+    spec = run_specs(["pubsub"], workers, None, "chat", seconds, users)[0]
     root = Path(out) if out else new_results_dir("outage")
     root.mkdir(parents=True, exist_ok=True)
     first = len(stored_summaries(root)) + 1

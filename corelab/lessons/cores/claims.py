@@ -11,16 +11,12 @@ server used and how its throughput compares with the limit that applies.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from corelab.claim import Claim
 from corelab.harness.results import Runs
-
-# Per request, the server's pure-Python CPU (ms) in the closed-loop CPU scenarios, and the wait
-# without CPU in the waiting one; the same figures corelab.figures.common draws its limit lines from.
-CPU_MS_PER_REQUEST = {"cpu": 10, "cpu_no_retry": 10, "burst": 10}
-WAIT_MS_PER_REQUEST = {"io": 50}
+from corelab.harness.scenarios import SCENARIOS
 
 
 @dataclass
@@ -30,13 +26,14 @@ class OneCore(Claim):
     label: str
     server_cpu_pct: float  # the server process's CPU; 100 is one core
     machine_cores: int
-    mean_per_core_pct: list[float]  # each core's mean utilisation over the run, core 0 first
+    mean_per_core_pct: list[float]  # each usable core's mean utilisation over the run, in core order
     rps: float
     cpu_ms_per_request: int
     p50_ms: float
     users: int
     generator_cpu_pct: float
     generator_bound: bool
+    core_ids: list[int] = field(default_factory=list)  # the usable cores' ids, as mean_per_core_pct lists them
 
     @property
     def one_core_limit_rps(self) -> float:
@@ -52,7 +49,12 @@ class OneCore(Claim):
         }
 
     def sentence(self) -> str:
-        per_core = ", ".join(f"core {i} {v:.0f}%" for i, v in enumerate(self.mean_per_core_pct))
+        ids = self.core_ids or list(range(len(self.mean_per_core_pct)))
+        if len(ids) <= 8:
+            per_core = ", ".join(f"core {i} {v:.0f}%" for i, v in zip(ids, self.mean_per_core_pct, strict=True))
+        else:  # too many to list: what the busiest did, and the rest on average
+            busiest = max(self.mean_per_core_pct)
+            per_core = f"the busiest {busiest:.0f}%, the mean {sum(self.mean_per_core_pct) / len(ids):.0f}%"
         bottleneck = (
             "generator-bound: this run measured Locust, not the server"
             if self.generator_bound
@@ -71,7 +73,8 @@ class OneCore(Claim):
 
 @dataclass
 class EveryCore(Claim):
-    """Notebook 02: a fork cluster of N workers serves CPU-bound requests on every core, up to N times one process."""
+    """Notebook 02: a fork cluster of N workers serves CPU-bound requests on every core, up to the limit
+    the load plan sets (the usable cores, less what Locust needs of them)."""
 
     workers: int
     single_rps: float
@@ -82,30 +85,53 @@ class EveryCore(Claim):
     least_busy_worker_share: float
     generator_cpu_pct: float  # Locust, during the cluster run
     generator_bound: bool  # either run
+    limit_rps: float | None = None  # the plan's limit for the cluster run (corelab.harness.load_plan)
+    idle_workers: int = 0  # workers of the cluster that served nothing
+    users_bound: bool = False  # too few users to keep every worker busy
+    users: int = 0
 
     @property
     def speedup(self) -> float:
         return self.cluster_rps / self.single_rps if self.single_rps else float("nan")
+
+    @property
+    def fraction_of_limit(self) -> float:
+        """The cluster's req/s over the plan's limit: about 1 when every usable core served."""
+        return self.cluster_rps / self.limit_rps if self.limit_rps else float("nan")
 
     def fields(self) -> dict[str, Any]:
         return {
             **super().fields(),
             "speedup": round(self.speedup, 3),
             "cores_busy": round(self.cluster_cpu_pct / 100, 2),
+            "fraction_of_limit": round(self.fraction_of_limit, 3),
         }
 
     def sentence(self) -> str:
-        return (
-            f"One process: {self.single_rps:.0f} req/s on {self.single_cpu_pct:.0f}% CPU.\n"
+        lines = [
+            f"One process: {self.single_rps:.0f} req/s on {self.single_cpu_pct:.0f}% CPU.",
             f"Cluster of {self.workers}: {self.cluster_rps:.0f} req/s on {self.cluster_cpu_pct:.0f}% CPU "
-            f"({self.cluster_cpu_pct / 100:.1f} cores busy): {self.speedup:.2f}x the throughput "
-            f"(the limit is {self.workers}x).\n"
+            f"({self.cluster_cpu_pct / 100:.1f} cores busy): {self.speedup:.2f}x one process"
+            + (
+                f", {self.fraction_of_limit:.0%} of the limit on this machine ({self.limit_rps:.0f} req/s: "
+                "the usable cores less Locust's share)."
+                if self.limit_rps
+                else "."
+            ),
             f"Busiest worker served {self.busiest_worker_share:.0%} of the requests, the least busy "
-            f"{self.least_busy_worker_share:.0%}.\n"
+            f"{self.least_busy_worker_share:.0%}"
+            + (f"; {self.idle_workers} of {self.workers} workers served nothing." if self.idle_workers else "."),
+        ]
+        if self.workers == 1:
+            lines.append("With one usable core there is one worker: a cluster cannot show a speed-up on this machine.")
+        if self.users_bound:
+            lines.append(f"Users-bound: {self.users} users could not keep {self.workers} workers busy.")
+        lines.append(
             f"Locust used {self.generator_cpu_pct:.0f}% of a core on the same machine: that, and the sampler, "
-            f"is CPU the workers could not have"
+            "is CPU the workers could not have"
             + (" (generator-bound: the figures measured Locust)." if self.generator_bound else ".")
         )
+        return "\n".join(lines)
 
 
 @dataclass
@@ -151,7 +177,7 @@ class NotParallel(Claim):
 def one_core_claim(runs: Runs) -> OneCore:
     """Notebook 01's claim from its one run of ``single`` under a CPU scenario."""
     row = _first(runs, "single")
-    ms = _per_request_ms(row, CPU_MS_PER_REQUEST, "CPU-bound")
+    ms = _per_request_ms(row, "cpu_ms", "CPU-bound")
     cores = runs.cores[runs.cores["run"] == row["run"]]
     per_core = cores.groupby("core")["util_pct"].mean()
     return OneCore(
@@ -159,6 +185,7 @@ def one_core_claim(runs: Runs) -> OneCore:
         server_cpu_pct=float(row["server_cpu_pct"]),
         machine_cores=len(per_core),
         mean_per_core_pct=[round(float(v), 1) for v in per_core],
+        core_ids=[int(c) for c in per_core.index],
         rps=float(row["rps"]),
         cpu_ms_per_request=ms,
         p50_ms=float(row["p50_ms"]),
@@ -171,7 +198,7 @@ def one_core_claim(runs: Runs) -> OneCore:
 def every_core_claim(runs: Runs) -> EveryCore:
     """Notebook 02's claim from a run of ``single`` and one of ``cluster`` under a CPU scenario."""
     single, cluster = _first(runs, "single"), _first(runs, "cluster")
-    _per_request_ms(cluster, CPU_MS_PER_REQUEST, "CPU-bound")
+    _per_request_ms(cluster, "cpu_ms", "CPU-bound")
     shares = runs.workers[runs.workers["run"] == cluster["run"]]["share"]
     if shares.empty:
         raise ValueError(f"run {cluster['run']} has no responses per worker (workers.json)")
@@ -185,13 +212,17 @@ def every_core_claim(runs: Runs) -> EveryCore:
         least_busy_worker_share=round(float(shares.min()), 3),
         generator_cpu_pct=float(cluster["generator_cpu_pct"]),
         generator_bound=bool(single["generator_bound"] or cluster["generator_bound"]),
+        limit_rps=_number(cluster.get("limit_rps")),
+        idle_workers=int(_number(cluster.get("idle_workers")) or 0),
+        users_bound=bool(_number(cluster.get("users_bound")) or False),
+        users=int(cluster["users"]),
     )
 
 
 def not_parallel_claim(runs: Runs) -> NotParallel:
     """Notebook 08's claim from a run of ``single`` and one of ``cluster`` under a waiting scenario."""
     single, cluster = _first(runs, "single"), _first(runs, "cluster")
-    ms = _per_request_ms(single, WAIT_MS_PER_REQUEST, "waiting")
+    ms = _per_request_ms(single, "wait_ms", "waiting")
     return NotParallel(
         users=int(single["users"]),
         wait_ms=ms,
@@ -204,6 +235,13 @@ def not_parallel_claim(runs: Runs) -> NotParallel:
     )
 
 
+def _number(value: Any) -> float | None:
+    """A summary value, or None where the run predates its column (read back as NaN)."""
+    if value is None or value != value:  # NaN is the one value not equal to itself
+        return None
+    return float(value)
+
+
 def _first(runs: Runs, variant: str) -> dict[str, Any]:
     """The summary row of the first run of ``variant``; a ValueError names what the runs hold instead."""
     rows = runs.summary[runs.summary["variant"] == variant]
@@ -213,8 +251,11 @@ def _first(runs: Runs, variant: str) -> dict[str, Any]:
     return rows.iloc[0].to_dict()
 
 
-def _per_request_ms(row: dict[str, Any], table: dict[str, int], kind: str) -> int:
-    ms = table.get(str(row["scenario"]))
-    if ms is None:
-        raise ValueError(f"run {row['run']} used scenario {row['scenario']!r}, not a {kind} one ({', '.join(table)})")
-    return ms
+def _per_request_ms(row: dict[str, Any], cost: str, kind: str) -> int:
+    """The scenario's ms per request of ``cost`` ("cpu_ms" or "wait_ms"); a ValueError where it has none."""
+    scenario = SCENARIOS.get(str(row["scenario"]))
+    ms = getattr(scenario, cost) if scenario is not None and not scenario.paced_rps_per_user else 0
+    if not ms:
+        fitting = ", ".join(s.name for s in SCENARIOS.values() if getattr(s, cost) and not s.paced_rps_per_user)
+        raise ValueError(f"run {row['run']} used scenario {row['scenario']!r}, not a {kind} one ({fitting})")
+    return int(ms)

@@ -18,11 +18,13 @@ import argparse
 import json
 import statistics
 import sys
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from corelab.harness.load_plan import BUDGET_FILE, save_budget
 from corelab.harness.quick import pick
 from corelab.harness.results import GENERATOR_BOUND_PCT, machine_info, new_results_dir
 from corelab.harness.variants import VARIANTS
@@ -73,6 +75,12 @@ class GeneratorScaling:
     def speedup(self, generators: int) -> float:
         base = (self.rps(1) if 1 in self.counts() else 0.0) or float("nan")
         return self.rps(generators) / base
+
+    def budget_rps(self) -> float | None:
+        """What one Locust process sends per core of its own (the median over the one-process runs that
+        ran it near a full core, where the figure is least diluted by its idle moments), or None."""
+        busy = [r.rps_per_generator_core for r in self.runs if r.generators == 1 and sum(r.sender_cpu_pct) >= 50]
+        return statistics.median(busy) if busy else None
 
     def bound_runs(self, generators: int) -> int:
         return sum(r.generator_bound for r in self.runs if r.generators == generators)
@@ -192,5 +200,10 @@ def run_command(args: argparse.Namespace) -> int:
     print(scaling.table())
     print()
     print(scaling.summary())
+    budget = scaling.budget_rps()
+    if budget is not None:
+        # The load plan reads it from now on: how many Locust processes a run needs on this machine.
+        save_budget({"fast": round(budget)}, scaling.machine.get("measured_at") or time.strftime("%Y-%m-%d"))
+        print(f"\nbudget: one Locust process sends {budget:.0f} req/s per core of its own (written to {BUDGET_FILE})")
     print(f"\nruns in {scaling.root}")
     return 0

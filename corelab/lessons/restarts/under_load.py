@@ -26,7 +26,7 @@ import pandas as pd
 
 from corelab.harness.during import During, LiveRun
 from corelab.harness.results import Runs, load_runs, machine_info, new_results_dir, write_summary
-from corelab.harness.run import plan, run_one
+from corelab.harness.run import run_one, run_specs
 from plumbing.procs import ManagedProcess, free_port, python_module, wait_until_serving
 from servers.cluster.policies import DEFAULT_POLICY
 
@@ -102,7 +102,7 @@ def restart_under_load(
     for i, kind in enumerate(kinds, start=1):
         disruption = DISRUPTIONS[kind]
         policies = [policy] if disruption.variant == "cluster" else None
-        spec = plan([disruption.variant], workers, policies, scenario, seconds, users)[0]
+        spec = run_specs([disruption.variant], workers, policies, scenario, seconds, users)[0]
         restart = ("--restart", disruption.restart) if disruption.restart else ()
         spec = replace(spec, title=disruption.label, server_args=restart)
         run = f"{i:02d}-{kind}"
