@@ -36,6 +36,7 @@ from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
 from plumbing import env
+from plumbing.cores import usable_cores
 
 # 2 Hz: a bar that moves twice a second reads as live, and the page promises at least once a second.
 SAMPLE_PERIOD_S = 0.5
@@ -63,6 +64,8 @@ class CoresSampler:
         self.samples: deque[Sample] = deque(maxlen=HISTORY)
         self.seq = 0
         self.process = psutil.Process()
+        # The cores this Locust may use (plumbing.cores): under taskset -c 0-3, four of them.
+        self.core_ids = usable_cores()
         psutil.cpu_percent(percpu=True)  # the first call only sets the baseline
         self.last_cpu = self._process_cpu_s()
         self.last_t = time.time()
@@ -74,7 +77,8 @@ class CoresSampler:
 
     def sample(self) -> Sample:
         now = time.time()
-        cores = psutil.cpu_percent(percpu=True)
+        every = psutil.cpu_percent(percpu=True)
+        cores = [every[c] if c < len(every) else 0.0 for c in self.core_ids]
         cpu_s = self._process_cpu_s()
         served = Counter(self.served_by)
         self.seq += 1
@@ -119,7 +123,8 @@ class CoresSampler:
         return {
             "period_s": SAMPLE_PERIOD_S,
             "seq": self.seq,  # the newest sample's number: a page that polls with a larger one restarts
-            "cores": psutil.cpu_count(),
+            "cores": len(self.core_ids),
+            "core_ids": self.core_ids,  # what each sample's ``cores`` list is, in order
             "samples": [asdict(s) for s in self.samples if s.seq > since],
             "workers": self.workers(),
             "responses": sum(self.last_served.values()),
@@ -136,7 +141,7 @@ def _cores_tab_rows(sampler: CoresSampler) -> list[dict[str, str]]:
     last = sampler.samples[-1]
     rows = [
         {"what": f"core {i}", "figure": f"{busy:.0f}% busy", "detail": f"over the last {SAMPLE_PERIOD_S:g} s"}
-        for i, busy in enumerate(last.cores)
+        for i, busy in zip(sampler.core_ids, last.cores, strict=True)
     ]
     rows += [
         {

@@ -20,6 +20,7 @@ from typing import Any
 import psutil
 import pytest
 
+from plumbing.cores import usable_cores
 from plumbing.procs import ManagedProcess, free_port, wait_until_serving
 from tests.browser import DevTools, chromium
 from tests.http import get
@@ -81,8 +82,8 @@ def test_cores_data_counts_each_core_and_each_server_worker(serve, locust_ui, pr
     time.sleep(3)  # a few seconds of samples under load (and of Locust workers' 3 s reports)
     data = ui.data()
 
-    cores = psutil.cpu_count()
-    assert data["cores"] == cores
+    cores = len(usable_cores())
+    assert data["cores"] == cores and data["core_ids"] == usable_cores()
     samples = data["samples"]
     assert len(samples) >= 4
     assert all(len(s["cores"]) == cores and all(0 <= busy <= 100 for busy in s["cores"]) for s in samples)
@@ -170,7 +171,7 @@ def test_cores_page_in_chromium_moves_while_the_load_runs(serve, locust_ui, tmp_
         assert second["heatmapColumns"] > first["heatmapColumns"]
         assert second["workerTexts"] != first["workerTexts"]
         # One labelled bar per core, one per server worker pid, and an update at least once a second.
-        assert [label for label, _ in second["cores"]] == [f"core {i}" for i in range(psutil.cpu_count())]
+        assert [label for label, _ in second["cores"]] == [f"core {i}" for i in usable_cores()]
         assert all(value.endswith("%") and 0 <= int(value[:-1]) <= 100 for _, value in second["cores"])
         assert set(second["workers"]) == _worker_pids(server.pid)
         assert statistics.median(second["intervals"]) <= 1.0
@@ -184,7 +185,7 @@ def test_cores_page_in_chromium_moves_while_the_load_runs(serve, locust_ui, tmp_
             15,
             "the Cores tab's table",
         )
-        assert all(f"core {i}" in table for i in range(psutil.cpu_count()))
+        assert all(f"core {i}" in table for i in usable_cores())
         # In the order the rows were sent (cores, workers, Locust), not sorted by Locust's table.
         assert table.index("core 0") < table.index("server worker pid") < table.index("Locust (this process)")
         print(json.dumps({"intervals_s": second["intervals"]}))

@@ -2,6 +2,10 @@
 
 As High Performance Python draws it: time runs left to right, one row per core, the colour
 is how busy that core was (0-100%). One Python process lights one row; a cluster lights all.
+The rows are the cores this process may use (plumbing.cores), from 1 to 64 and more: a run's
+panel stays under ``MAX_PANEL_IN`` inches however many there are, at most ``MAX_TICKS`` are
+named, and above ``LISTED_CORES`` a title sums the cores up (mean, least, most, idle) instead of
+listing each.
 """
 
 from __future__ import annotations
@@ -15,23 +19,54 @@ from matplotlib.image import AxesImage
 from corelab.figures.common import GENERATOR_BUSY_PCT, labels_in_order, measured_window
 from corelab.harness.results import Runs
 
+ROW_IN = 0.45  # a core's row, while there are few
+MAX_PANEL_IN = 4.5  # one run's heatmap, however many cores: two runs at 64 cores stay under 12 in
+MAX_FIGURE_IN = 60.0  # every run's panels together (matplotlib refuses images over 65,536 px)
+MAX_TICKS = 16  # core names on the y axis; above it every k-th core is named
+LISTED_CORES = 8  # up to this many cores, a title lists each one's busy %
+IDLE_PCT = 5.0  # a core below this mean busy % over the window counts as idle in a title
+
+
+def core_ids(cores: pd.DataFrame) -> list[int]:
+    """The cores the samples cover, in order (the usable ones: not always 0..N-1)."""
+    return sorted(int(c) for c in cores["core"].unique())
+
+
+def panel_height(n_cores: int, n_runs: int = 1) -> float:
+    """One run's heatmap height in inches: a row per core while few, bounded when many."""
+    per_run = min(MAX_PANEL_IN, max(0.9, ROW_IN * n_cores))
+    return min(per_run, max(0.6, MAX_FIGURE_IN / max(1, n_runs) - 0.75))
+
+
+def busy_summary(mean: pd.Series) -> str:
+    """What the cores did: each named up to LISTED_CORES, summed up beyond."""
+    if len(mean) <= LISTED_CORES:
+        return ", ".join(f"core {c} {v:.0f}%" for c, v in mean.items())
+    idle = int((mean < IDLE_PCT).sum())
+    return f"{len(mean)} cores: mean {mean.mean():.0f}%, least {mean.min():.0f}%, most {mean.max():.0f}%" + (
+        f", {idle} idle (< {IDLE_PCT:.0f}%)" if idle else ", none idle"
+    )
+
 
 def heatmap_title(runs: Runs) -> str:
     """The claim, in this run's numbers: how many cores' worth of CPU each server used."""
-    n_cores = int(runs.cores["core"].max()) + 1
+    n_cores = len(core_ids(runs.cores))
     used = ", ".join(f"{r.label} {r.server_cpu_pct / 100:.1f}" for r in runs.summary.itertuples())
     return f"cores' worth of CPU each server used (of {n_cores}): {used}"
 
 
-def draw_cores(ax: Axes, cores: pd.DataFrame, n_cores: int) -> AxesImage:
-    """One heatmap on ``ax``: time across, a row per core named "core N", 0-100% busy."""
-    table = cores.pivot_table(index="core", columns="t", values="util_pct").reindex(range(n_cores))
+def draw_cores(ax: Axes, cores: pd.DataFrame, ids: list[int]) -> AxesImage:
+    """One heatmap on ``ax``: time across, a row per core in ``ids`` named "core N", 0-100% busy."""
+    table = cores.pivot_table(index="core", columns="t", values="util_pct").reindex(ids)
     t = table.columns.to_numpy()
-    extent = (t.min(), t.max(), n_cores - 0.5, -0.5) if len(t) else None
+    n = len(ids)
+    extent = (t.min(), t.max(), n - 0.5, -0.5) if len(t) else None
     image = ax.imshow(
         table.to_numpy(), aspect="auto", cmap="inferno", vmin=0, vmax=100, interpolation="nearest", extent=extent
     )
-    ax.set_yticks(range(n_cores), [f"core {c}" for c in range(n_cores)])
+    step = max(1, -(-n // MAX_TICKS))  # ceil: at most MAX_TICKS names
+    rows = list(range(0, n, step))
+    ax.set_yticks(rows, [f"core {ids[r]}" for r in rows], fontsize=9 if n <= LISTED_CORES else 7)
     return image
 
 
@@ -42,11 +77,11 @@ def plot_core_heatmap(runs: Runs, *, title: str | None = None) -> Figure:
     the req/s was measured in (white dashes); dots mark where Locust itself kept a core busy.
     """
     labels = labels_in_order(runs.summary["label"])
-    n_cores = int(runs.cores["core"].max()) + 1
+    ids = core_ids(runs.cores)
     fig, axes = plt.subplots(
         len(labels),
         1,
-        figsize=(10, 1.1 + (0.45 * n_cores + 0.75) * len(labels)),
+        figsize=(10, 1.1 + (panel_height(len(ids), len(labels)) + 0.75) * len(labels)),
         squeeze=False,
         sharex=True,
         layout="constrained",
@@ -55,17 +90,17 @@ def plot_core_heatmap(runs: Runs, *, title: str | None = None) -> Figure:
     generator_marked = window_marked = False
     for ax, label in zip(axes[:, 0], labels, strict=True):
         cores = runs.cores[runs.cores["label"] == label]
-        image = draw_cores(ax, cores, n_cores)
+        image = draw_cores(ax, cores, ids)
         window = measured_window(runs, label)
         if window is not None:
             for edge in window:
                 ax.axvline(edge, color="deepskyblue", ls="--", lw=1.5)
             window_marked = True
             cores = cores[(cores["t"] >= window[0]) & (cores["t"] <= window[1])]
-        generator_marked |= _mark_generator(ax, runs, label)
+        generator_marked |= _mark_generator(ax, runs, label, ids)
         mean = cores.groupby("core")["util_pct"].mean()
         row = runs.summary[runs.summary["label"] == label].iloc[0]
-        busy = ", ".join(f"core {c} {v:.0f}%" for c, v in mean.items())
+        busy = busy_summary(mean)
         ax.set_title(
             f"{label}: {busy} busy; the server used {row.server_cpu_pct:.0f}% of a core, "
             f"Locust {row.generator_cpu_pct:.0f}%",
@@ -91,14 +126,15 @@ def plot_core_heatmap(runs: Runs, *, title: str | None = None) -> Figure:
     return fig
 
 
-def _mark_generator(ax: Axes, runs: Runs, label: str) -> bool:
+def _mark_generator(ax: Axes, runs: Runs, label: str, ids: list[int]) -> bool:
     """A dot on each (time, core) where the load generator was busy; True when there was one."""
     procs = runs.procs[(runs.procs["label"] == label) & (runs.procs["group"] == "generator")]
     busy = procs.groupby(["t", "core"], as_index=False)["cpu_pct"].sum()
-    busy = busy[busy["cpu_pct"] > GENERATOR_BUSY_PCT]
+    row = {core: i for i, core in enumerate(ids)}  # a core's id -> its row
+    busy = busy[(busy["cpu_pct"] > GENERATOR_BUSY_PCT) & busy["core"].isin(row)]
     if busy.empty:
         return False
-    ax.scatter(busy["t"], busy["core"], s=16, color="tab:cyan", edgecolors="black", linewidths=0.4, zorder=3)
+    ax.scatter(busy["t"], busy["core"].map(row), s=16, color="tab:cyan", edgecolors="black", linewidths=0.4, zorder=3)
     return True
 
 

@@ -24,13 +24,15 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 import psutil
+
+from plumbing.cores import usable_cores
 
 LIVE_ENV = "CORELAB_LIVE"
 LiveChoice = bool | Literal["auto"]
@@ -93,13 +95,15 @@ class CoreTicker:
     short. cpu_times is a plain read of /proc/stat.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, cores: Sequence[int] | None = None) -> None:
+        # The cores this process may use (plumbing.cores), as the sampler records them.
+        self.cores = list(cores) if cores is not None else usable_cores()
         self._last = self._read()
 
-    @staticmethod
-    def _read() -> np.ndarray:
+    def _read(self) -> np.ndarray:
         rows = []
-        for t in psutil.cpu_times(percpu=True):
+        every = psutil.cpu_times(percpu=True)
+        for t in (every[c] for c in self.cores if c < len(every)):
             fields = t._asdict()
             # As psutil.cpu_percent counts them: guest time is already inside user/nice; iowait is idle.
             total = sum(fields.values()) - fields.get("guest", 0.0) - fields.get("guest_nice", 0.0)
@@ -129,10 +133,10 @@ class LiveCores:
         self.cpu_s = 0.0  # this view's own CPU time (its thread, plus finish), in seconds
         self.wall_s = 0.0
         self._ticker = CoreTicker()
-        n_cores = len(self._ticker.tick())
+        self._ticker.tick()
         self._columns: list[np.ndarray] = []
         self._times: list[float] = []
-        self._fig, self._ax, self._image = _make_figure(n_cores, expected_s)
+        self._fig, self._ax, self._image = _make_figure(self._ticker.cores, expected_s)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._handle: Any = None
@@ -168,8 +172,9 @@ class LiveCores:
             self._image.set_data(table.to_numpy())
             self._image.set_extent((float(t.min()), float(t.max()), len(table) - 0.5, -0.5))
             self._ax.set_xlim(float(t.min()), float(t.max()))
-            mean = cores.groupby("core")["util_pct"].mean()
-            self._set_title("mean per core " + ", ".join(f"{v:.0f}%" for v in mean))
+            from corelab.figures.cores import busy_summary
+
+            self._set_title("mean busy: " + busy_summary(cores.groupby("core")["util_pct"].mean()))
             self._publish(self._png_of_figure())
         self.cpu_s += time.thread_time() - cpu0
 
@@ -264,8 +269,9 @@ def live_cores(enabled: bool, title: str, *, expected_s: float) -> Iterator[Live
         yield view
 
 
-def _make_figure(n_cores: int, expected_s: float) -> tuple[Any, Any, Any]:
-    """The one figure every update redraws: plot_core_heatmap's colours and scale, one row per core.
+def _make_figure(cores: list[int], expected_s: float) -> tuple[Any, Any, Any]:
+    """The one figure every update redraws: plot_core_heatmap's colours and scale, one row per core,
+    its height bounded and its core names thinned as plot_core_heatmap's are (64 cores fit a screen).
 
     A bare Figure, not pyplot's: the inline backend shows pyplot's open figures at the end of a
     cell, and this one is already on screen. Imported here: a run that is not live never loads matplotlib.
@@ -273,7 +279,10 @@ def _make_figure(n_cores: int, expected_s: float) -> tuple[Any, Any, Any]:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(8, 0.9 + 0.35 * n_cores), dpi=DPI, layout="constrained")
+    from corelab.figures.cores import MAX_TICKS
+
+    n_cores = len(cores)
+    fig = Figure(figsize=(8, 0.9 + min(4.5, 0.35 * n_cores)), dpi=DPI, layout="constrained")
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
     image = ax.imshow(
@@ -281,7 +290,8 @@ def _make_figure(n_cores: int, expected_s: float) -> tuple[Any, Any, Any]:
     )
     ax.set_xlim(0, max(1.0, expected_s))
     ax.set_ylim(n_cores - 0.5, -0.5)
-    ax.set_yticks(range(n_cores), [f"core {c}" for c in range(n_cores)])
+    step = max(1, -(-n_cores // MAX_TICKS))
+    ax.set_yticks(range(0, n_cores, step), [f"core {cores[r]}" for r in range(0, n_cores, step)])
     ax.set_xlabel("seconds")
     fig.colorbar(image, ax=ax, label="core %", fraction=0.03, pad=0.02)
     return fig, ax, image

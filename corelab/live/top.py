@@ -113,4 +113,6 @@ def _live(watcher: Watcher, where: str, hz: float) -> None:
     # No refresh thread: each frame is drawn once, when it is sampled (cheaper, and never stale).
     with Live(console=console, auto_refresh=False, transient=False) as live:
         for _ in _ticks(hz):
-            live.update(render(watcher.sample(), where, hz), refresh=True)
+            # Laid out for the terminal as it is now: a resized window gets a frame that fits it.
+            width, height = console.size
+            live.update(render(watcher.sample(), where, hz, width, height), refresh=True)

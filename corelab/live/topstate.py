@@ -20,6 +20,7 @@ from typing import Any
 import psutil
 
 from corelab.live.toptree import LocustFinder, Member, listening_ports, tree
+from plumbing.cores import usable_cores
 from plumbing.procs import running
 
 HISTORY = 40  # samples per core in the history strip: 10 s at 4 Hz
@@ -54,6 +55,11 @@ class Frame:
     locust: tuple[int, float | None] | None  # (processes, % of one core), None: no Locust aimed at the server
     locust_elsewhere: int = 0  # Locust processes aimed at other servers
     wall: float = field(default_factory=time.time)
+    core_ids: list[int] = field(default_factory=list)  # the usable cores' ids, as ``cores`` lists them
+
+    def __post_init__(self) -> None:
+        if not self.core_ids:
+            self.core_ids = list(range(len(self.cores)))
 
 
 def describe(proc: psutil.Process) -> str:
@@ -160,8 +166,10 @@ class Watcher:
         self._rates = BeatRates()
         self._health: dict[str, Any] | None = None
         self._admin_error: str | None = None
-        n_cores = len(psutil.cpu_percent(percpu=True))  # also the baseline for the first frame
-        self._history: list[deque[float | None]] = [deque([None] * HISTORY, maxlen=HISTORY) for _ in range(n_cores)]
+        psutil.cpu_percent(percpu=True)  # the baseline for the first frame
+        # The cores this process may use (plumbing.cores): under taskset -c 0-3, four of them.
+        self.core_ids = usable_cores()
+        self._history: list[deque[float | None]] = [deque([None] * HISTORY, maxlen=HISTORY) for _ in self.core_ids]
 
     def prime(self) -> None:
         """A first reading of everything, so the first frame already has CPU figures to compare with."""
@@ -192,7 +200,8 @@ class Watcher:
         if self.admin_port is not None and now >= self._next_admin:
             self._read_admin()
             self._next_admin = now + self.admin_every
-        cores = psutil.cpu_percent(percpu=True)
+        every = psutil.cpu_percent(percpu=True)
+        cores = [every[c] if c < len(every) else 0.0 for c in self.core_ids]
         for strip, value in zip(self._history, cores, strict=False):
             strip.append(value)
         rows = self._rows(now)
@@ -208,6 +217,7 @@ class Watcher:
             admin=self._health,
             admin_error=self._admin_error,
             locust=locust,
+            core_ids=list(self.core_ids),
         )
 
     def _read_admin(self) -> None:

@@ -2,6 +2,11 @@
 
 Everything stays readable without colour (``--frames`` output, a log, a test): a bar's length,
 the height of each history block and the figures carry the numbers; colour only adds heat.
+
+The frame fits the terminal it is drawn in, from 1 to 64 cores and more: the header and the totals
+(with the generator-bound warning) always show; the cores take a line each while there is room,
+else a grid of small cells; the process table lists every process while there is room, else one
+line per role (how many, their CPU) and the busiest of them.
 """
 
 from __future__ import annotations
@@ -59,12 +64,33 @@ def _on_core(rows: list[ProcRow], core: int) -> str:
 
 
 def cores_view(frame: Frame) -> list[Text]:
+    """A line per core: its bar now, its history strip, and the server's processes that ran on it."""
     lines = [Text(f"cores: {len(frame.cores)}   bar: now   strip: last {len(frame.history[0])} samples, newest right")]
-    for core, pct in enumerate(frame.cores):
-        line = Text.assemble(f"cpu{core:<3}", bar(pct), f" {pct:5.1f}%  ", strip(frame.history[core]))
+    for i, (core, pct) in enumerate(zip(frame.core_ids, frame.cores, strict=True)):
+        line = Text.assemble(f"cpu{core:<3}", bar(pct), f" {pct:5.1f}%  ", strip(frame.history[i]))
         on = _on_core(frame.rows, core)
         if on:
             line.append(f"  {on}", "bold")
+        lines.append(line)
+    return lines
+
+
+GRID_CELL = 9  # " 12▆ 87% ": a core's id, a block for how busy it is now, and its figure
+
+
+def cores_grid(frame: Frame, width: int) -> list[Text]:
+    """Many cores in little room: a cell per core, as many to a line as the width takes."""
+    mean = sum(frame.cores) / len(frame.cores) if frame.cores else 0.0
+    idle = sum(1 for pct in frame.cores if pct < 5)
+    lines = [Text(f"cores: {len(frame.cores)}, mean {mean:.0f}% busy, {idle} idle (< 5%)   cell: core, now")]
+    per_line = max(1, width // GRID_CELL)
+    for start in range(0, len(frame.cores), per_line):
+        line = Text()
+        for core, pct in list(zip(frame.core_ids, frame.cores, strict=True))[start : start + per_line]:
+            level = LEVELS[min(len(LEVELS) - 1, int(max(0.0, pct) / 100 * len(LEVELS)))]
+            line.append(f"{core:>3}")
+            line.append(level, heat(pct))
+            line.append(f"{pct:3.0f}% ")
         lines.append(line)
     return lines
 
@@ -78,9 +104,14 @@ def _figure(value: float | None, fmt: str) -> str:
 COLUMNS = "{:<9} {:>7} {:>6} {:>4} {:>7} {:>9} {:>7}  {}"
 
 
-def processes_view(frame: Frame) -> list[Text]:
+def processes_view(frame: Frame, room: int | None = None) -> list[Text]:
+    """The server's processes, a line each; given ``room`` (lines) and too many of them, a role with
+    many processes becomes one summary line, and the busiest of its processes fill what room is left."""
+    rows = frame.rows if room is None or len(frame.rows) + 1 <= room else _busiest(frame.rows, room - 1)
     lines = [Text(COLUMNS.format("role", "pid", "cpu %", "core", "rss MB", "requests", "req/s", "state"), "bold")]
-    for row in frame.rows:
+    if rows is not frame.rows:
+        lines += [Text(line, "italic") for line in _role_summaries(frame.rows)]
+    for row in rows:
         role = row.role if row.role in ("primary", "server", "worker") or row.under is None else f" └ {row.role}"
         cpu = "…" if row.cpu_pct is None else f"{row.cpu_pct:.1f}"
         line = COLUMNS.format(
@@ -100,6 +131,37 @@ def processes_view(frame: Frame) -> list[Text]:
     return lines
 
 
+def _role_summaries(rows: list[ProcRow]) -> list[str]:
+    """One line per role with more than one process: how many, their CPU together and the busiest."""
+    by_role: dict[str, list[ProcRow]] = {}
+    for row in rows:
+        by_role.setdefault(row.role, []).append(row)
+    lines = []
+    for role, members in by_role.items():
+        if len(members) < 2:
+            continue
+        cpu = [r.cpu_pct or 0.0 for r in members]
+        lines.append(
+            f"{role} x{len(members)}: {sum(cpu):.0f}% CPU together, busiest {max(cpu):.0f}%, "
+            f"{sum(1 for c in cpu if c < 5)} idle (< 5%)"
+        )
+    return lines
+
+
+def _busiest(rows: list[ProcRow], room: int) -> list[ProcRow]:
+    """The processes to list when not all fit: every role's one process where a role has one, then the
+    busiest of the rest, in their original order."""
+    summaries = len(_role_summaries(rows))
+    room = max(0, room - summaries)
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row.role] = counts.get(row.role, 0) + 1
+    alone = [r for r in rows if counts[r.role] == 1]
+    rest = sorted((r for r in rows if counts[r.role] > 1), key=lambda r: -(r.cpu_pct or 0.0))
+    keep = {id(r) for r in [*alone, *rest][:room]}
+    return [r for r in rows if id(r) in keep]
+
+
 def totals_view(frame: Frame) -> list[Text]:
     lines = []
     if frame.locust is None:
@@ -108,8 +170,9 @@ def totals_view(frame: Frame) -> list[Text]:
     else:
         count, cpu = frame.locust
         figure = "…" if cpu is None else f"{cpu:.0f}% of a core"
-        warn = "  (over 80%: the run measures Locust, not the server)" if cpu is not None and cpu > 80 else ""
-        lines.append(Text(f"load generator: locust, {count} process{'es' if count > 1 else ''}, {figure}{warn}"))
+        lines.append(Text(f"load generator: locust, {count} process{'es' if count > 1 else ''}, {figure}"))
+        if cpu is not None and cpu > 80:  # a line of its own: a narrow terminal must not crop it away
+            lines.append(Text("  over 80%: the run measures Locust, not the server", "bold red"))
     if frame.total_rps is not None:
         lines.append(Text.assemble("server: ", (f"{frame.total_rps:.1f} req/s", "bold"), " (from worker heartbeats)"))
     elif frame.admin is not None:
@@ -136,10 +199,22 @@ def header_view(frame: Frame, where: str, hz: float) -> list[Text]:
     return lines
 
 
-def render(frame: Frame, where: str, hz: float) -> RenderableType:
+def render(frame: Frame, where: str, hz: float, width: int | None = None, height: int | None = None) -> RenderableType:
+    """The frame, laid out for a terminal of ``width`` x ``height`` (None: as long as it takes)."""
+    header, totals = header_view(frame, where, hz), totals_view(frame)
+    room = None if height is None else max(4, height - len(header) - len(totals) - 1)
+    # A line per core while that leaves the processes at least half the room; a grid beyond.
+    if room is not None and len(frame.cores) + 1 > room // 2:
+        cores = cores_grid(frame, width or 80)
+    else:
+        cores = cores_view(frame)
+    processes = processes_view(frame, None if room is None else room - len(cores))
     # One Text that never wraps: rich then has one thing to lay out per frame, not a line-breaking
     # pass per line (a third of top's CPU), and a narrow terminal cuts lines instead of folding them.
-    lines = [*header_view(frame, where, hz), *cores_view(frame), *processes_view(frame), *totals_view(frame)]
+    lines = [*header, *cores, *processes, *totals]
+    if width is not None:
+        for line in lines:
+            line.truncate(width, overflow="ellipsis")
     joined = Text("\n").join(lines)
     joined.no_wrap = True
     joined.overflow = "ellipsis"

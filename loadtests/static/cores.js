@@ -5,6 +5,11 @@
 
 const POLL_MS = 250; // twice per sample at 2 Hz: a new sample is on screen within 0.25 s of being taken
 const HISTORY = 120; // samples in the heatmap (the server keeps as many)
+// Above this many cores (or workers) a bar a line would make the page thousands of pixels tall:
+// they become tiles, several to a line, and the heatmap's rows shrink to fit HEATMAP_PX.
+const COMPACT_ABOVE = 16;
+const HEATMAP_PX = 384;
+const MAX_LABELS = 16;
 const page = { since: 0, samples: [], shownTimes: [], intervals: [], workers: [], polls: 0 };
 window.coresPage = page;
 
@@ -17,12 +22,12 @@ function median(values) {
   return sorted.length ? sorted[Math.floor(sorted.length / 2)] : NaN;
 }
 
-// One bar row, created the first time its key is seen and updated in place after that.
-function barRow(container, cls, key, label) {
+// One bar row (or, with many, a tile), created the first time its key is seen and updated in place after that.
+function barRow(container, cls, key, label, compact = false) {
   let row = container.querySelector(`[data-key="${key}"]`);
   if (!row) {
     row = document.createElement("div");
-    row.className = `row ${cls}`;
+    row.className = `${compact ? "tile" : "row"} ${cls}`;
     row.dataset.key = key;
     row.innerHTML = '<div class="label"></div><div class="track"><div class="bar"></div></div><div class="value"></div>';
     row.querySelector(".label").textContent = label;
@@ -46,9 +51,12 @@ function heatColour(busy) {
   return `rgb(${rgb.join(",")})`;
 }
 
-function drawHeatmap(cores) {
+function drawHeatmap(coreIds) {
+  const cores = coreIds.length;
   const canvas = $("heatmap");
-  const rowHeight = 24;
+  // 24 px a core while few; with many, the rows share HEATMAP_PX (at least 4 px each).
+  const rowHeight = Math.max(4, Math.min(24, Math.floor(HEATMAP_PX / cores)));
+  const every = Math.ceil(cores / MAX_LABELS); // name every k-th core
   canvas.width = HISTORY;
   canvas.height = cores * rowHeight;
   canvas.style.height = `${cores * rowHeight}px`;
@@ -62,12 +70,14 @@ function drawHeatmap(cores) {
     });
   });
   const labels = $("heat-labels");
-  if (labels.children.length !== cores) {
+  if (labels.dataset.cores !== String(cores)) {
     labels.innerHTML = "";
-    for (let core = 0; core < cores; core++) {
+    labels.dataset.cores = String(cores);
+    for (let row = 0; row < cores; row += every) {
       const label = document.createElement("div");
-      label.style.height = `${rowHeight}px`;
-      label.textContent = `core ${core}`;
+      label.style.height = `${rowHeight * every}px`;
+      label.style.alignItems = "flex-start";
+      label.textContent = `core ${coreIds[row]}`;
       labels.appendChild(label);
     }
   }
@@ -93,16 +103,28 @@ function render(data) {
   $("interval").textContent = page.intervals.length ? `${median(page.intervals).toFixed(2)} s` : "?";
   $("last-sample").textContent = clockTime(latest.t);
 
-  latest.cores.forEach((busy, core) => setBar(barRow($("cores"), "core", core, `core ${core}`), busy / 100, pct(busy)));
-  drawHeatmap(latest.cores.length);
+  const coreIds = data.core_ids || latest.cores.map((_, i) => i);
+  const compactCores = coreIds.length > COMPACT_ABOVE;
+  $("cores").className = compactCores ? "tiles" : "";
+  latest.cores.forEach((busy, i) =>
+    setBar(barRow($("cores"), "core", coreIds[i], `core ${coreIds[i]}`, compactCores), busy / 100, pct(busy)),
+  );
+  drawHeatmap(coreIds);
 
   page.workers = data.workers;
   $("responses").textContent = data.responses.toLocaleString("en");
   if (data.workers.length) $("workers").querySelector(".none")?.remove();
+  const compactWorkers = data.workers.length > COMPACT_ABOVE;
+  $("workers").className = compactWorkers ? "tiles" : "";
+  const even = data.workers.length ? 1 / data.workers.length : 1;
   for (const w of data.workers) {
-    const text = `${pct(100 * w.recent_share)} \u00b7 ${w.rps.toFixed(0)} req/s \u00b7 ${w.responses.toLocaleString("en")} in all (${pct(100 * w.share)})`;
-    const row = barRow($("workers"), "worker", w.pid, `pid ${w.pid}`);
-    setBar(row, w.recent_share, text);
+    // With many workers a share is a small number: a tile says it against an even share, its bar
+    // is full at twice an even share.
+    const text = compactWorkers
+      ? `${(w.recent_share / even).toFixed(2)}x even`
+      : `${pct(100 * w.recent_share)} \u00b7 ${w.rps.toFixed(0)} req/s \u00b7 ${w.responses.toLocaleString("en")} in all (${pct(100 * w.share)})`;
+    const row = barRow($("workers"), "worker", w.pid, `pid ${w.pid}`, compactWorkers);
+    setBar(row, compactWorkers ? w.recent_share / (2 * even) : w.recent_share, text);
     $("workers").appendChild(row); // keeps the rows in the server's order (by pid)
   }
 }

@@ -10,7 +10,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from corelab.figures.common import label_bars, labels_in_order
-from corelab.figures.cores import draw_cores
+from corelab.figures.cores import core_ids, draw_cores, panel_height
 from corelab.harness.results import Runs
 
 if TYPE_CHECKING:
@@ -123,9 +123,9 @@ def plot_speedup(result: ParallelResult, *, title: str | None = None) -> Figure:
 
 def plot_parallel_cores(result: ParallelResult, *, title: str | None = None) -> Figure:
     """The per-core heatmap over the whole measurement, each step (mode, k workers) marked on it."""
-    n_cores = int(result.cores["core"].max()) + 1
-    fig, ax = plt.subplots(figsize=(12, 1.6 + 0.45 * n_cores), layout="constrained")
-    image = draw_cores(ax, result.cores, n_cores)
+    ids = core_ids(result.cores)
+    fig, ax = plt.subplots(figsize=(12, 1.6 + panel_height(len(ids))), layout="constrained")
+    image = draw_cores(ax, result.cores, ids)
     fig.colorbar(image, ax=ax, label="core busy, %", fraction=0.03, pad=0.02)
     colours = dict(zip(result.raw["mode"].unique(), plt.cm.tab10.colors, strict=False))
     for row in result.raw.itertuples():
