@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import random
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,6 +40,7 @@ from locust import User, between, events, task
 from plumbing import env
 
 ROOM_SIZE = max(1, int(os.environ.get(env.ROOM_SIZE, "4")))
+ROOM_SEED = 20  # the same rooms in every run, so runs compare
 INTERVAL = float(os.environ.get(env.INTERVAL, "0.5"))
 LOST_AFTER = float(os.environ.get(env.LOST_AFTER, "3"))
 TRANSPORTS = os.environ.get(env.TRANSPORTS, "polling,websocket").split(",")
@@ -158,6 +160,17 @@ def _say_how_many(**_kwargs: Any) -> None:
     print(f"chat: {LEDGER.messages_sent} messages sent", flush=True)
 
 
+def room_of(uid: int, users: int) -> str:
+    """The room of user ``uid`` of ``users``: room-mates drawn from all the users by a seeded shuffle,
+    not users that connected one after another. The cluster's rr hands consecutive connections to
+    consecutive workers, so four consecutive users would never share a worker once there are four
+    workers or more; drawn at random, about 1/N of a sender's room-mates share its worker."""
+    if uid >= users:  # more users than Locust was asked for (the web UI): rooms in arrival order
+        return f"room-{uid // ROOM_SIZE}"
+    order = random.Random(ROOM_SEED).sample(range(users), users)
+    return f"room-{order.index(uid) // ROOM_SIZE}"
+
+
 class ChatUser(User):
     # On average one message per INTERVAL, at random moments: users do not type in step, and
     # lock-step bursts would measure the load generator's queue rather than the server.
@@ -165,7 +178,8 @@ class ChatUser(User):
 
     def on_start(self) -> None:
         self.uid = next(_user_ids)
-        self.room = f"room-{self.uid // ROOM_SIZE}"
+        options = getattr(self.environment, "parsed_options", None)
+        self.room = room_of(self.uid, int(getattr(options, "num_users", 0) or 0))
         self.sio: socketio.Client | None = None
         self.worker: int | None = None
         self.seq = 0

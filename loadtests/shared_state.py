@@ -13,7 +13,9 @@ luck) and compared with the visits that were answered 200.
 
 Settings (environment variables; corelab's bench passes its ``params`` this way):
 CORELAB_RATE_LIMIT (10) and CORELAB_RATE_WINDOW_S (1): the limit the server was given;
-CORELAB_OVERSEND (4): how many times the limit each client sends per window.
+CORELAB_OVERSEND (4): how many times the limit each client sends per window; CORELAB_READS (8):
+how many times the counter is read back at the end. corelab's bench sets these two to 2x and 4x the
+server's workers, so N workers' N separate limits and counters all show.
 
 Locust reports "/limited admitted", "/limited refused" (429s are expected, not failures) and
 "/visit". The per-window figures go to the log and, under corelab, to shared_state.json in the run
@@ -39,6 +41,7 @@ from plumbing import env
 RATE_LIMIT = int(os.environ.get(env.RATE_LIMIT, "10"))
 WINDOW_S = float(os.environ.get(env.RATE_WINDOW_S, "1"))
 OVERSEND = float(os.environ.get(env.OVERSEND, "4"))
+READS = int(os.environ.get(env.READS, "8"))
 # A tag for this run's client ids and page, so runs never share counts, even on one Redis.
 RUN_TAG = f"run{secrets.token_hex(3)}"
 PAGE = f"{RUN_TAG}-home"
@@ -103,7 +106,7 @@ def full_windows() -> list[dict[str, Any]]:
     return rows
 
 
-def read_counter(host: str, reads: int = 8) -> list[dict[str, int]]:
+def read_counter(host: str, reads: int = READS) -> list[dict[str, int]]:
     """GET /visits a few times, each on a new connection, so that (with luck) every worker answers."""
     answers = []
     for _ in range(reads):

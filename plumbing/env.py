@@ -27,6 +27,9 @@ REDIS_URL = "CORELAB_REDIS_URL"  # the Redis of --state redis, and the one a run
 GENERIC_REDIS_URL = "REDIS_URL"
 RATE_LIMIT = "CORELAB_RATE_LIMIT"  # requests per client per window on /limited
 RATE_WINDOW_S = "CORELAB_RATE_WINDOW_S"
+# How many workers share this machine's cores, set by the cluster's primary before it forks them
+# (as gunicorn's WEB_CONCURRENCY): each worker sizes its thread and process pools to its share.
+WORKERS = "CORELAB_WORKERS"
 # The chat's modes, set by the sticky and pubsub primaries before they fork their workers.
 CHAT_STICKY = "CORELAB_CHAT_STICKY"
 CHAT_REDIS_URL = "CORELAB_CHAT_REDIS_URL"
@@ -46,6 +49,7 @@ OFFLOAD = "CORELAB_OFFLOAD"  # none | thread | process (blocked_loop)
 MS = "CORELAB_MS"  # the CPU burn per request (blocked_loop)
 PROBE_DELAY = "CORELAB_PROBE_DELAY"  # seconds before the probe user starts (blocked_loop)
 OVERSEND = "CORELAB_OVERSEND"  # how many times the limit a client sends per window (shared_state)
+READS = "CORELAB_READS"  # how many times the visit counter is read back at the end (shared_state)
 ROOM_SIZE = "CORELAB_ROOM_SIZE"  # users per chat room (chat)
 INTERVAL = "CORELAB_INTERVAL"  # seconds between a chat user's messages (chat)
 LOST_AFTER = "CORELAB_LOST_AFTER"  # seconds after which an undelivered message counts as lost (chat)

@@ -18,6 +18,7 @@ from multiprocessing import get_context
 import psutil
 from aiohttp import web
 
+from plumbing import env
 from plumbing.cores import usable_core_count
 from plumbing.lifeline import die_with_parent
 from servers.burn import burn_cpu
@@ -33,8 +34,18 @@ OFFLOAD_MODES = ("none", "thread", "process")
 class AppConfig:
     work_cap_ms: float = 1000.0
     io_cap_ms: float = 10000.0
-    # Size of the per-process thread and process pools used by /work?offload=...
-    pool_size: int = field(default_factory=usable_core_count)
+    # Size of the per-process thread and process pools used by /work?offload=...: this process's
+    # share of the cores, so that N workers start N pools of cores/N, not N pools of every core.
+    pool_size: int = field(default_factory=lambda: pool_share(usable_core_count(), os.environ.get(env.WORKERS)))
+
+
+def pool_share(cores: int, workers: str | None) -> int:
+    """Cores per worker (at least 1): ``workers`` is CORELAB_WORKERS as the primary set it, or None alone."""
+    try:
+        sharing = max(1, int(workers)) if workers else 1
+    except ValueError:
+        sharing = 1
+    return max(1, cores // sharing)
 
 
 config_key = web.AppKey("config", AppConfig)

@@ -27,8 +27,9 @@ def test_06_threads_processes_gil() -> None:
         assert gil["threads_cores_busy"] <= 1.3, gil
         assert "free-threaded threads" in gil["skipped"], gil
     if gil["cores_available"] >= 2:
-        assert gil["processes_cores_busy"] >= 1.5, gil
-        assert gil["hash_threads_cores_busy"] >= 1.5, gil
+        # Read at as many workers as cores: 3 of every 4 usable cores busy (1.5 on 2 cores, 12 on 16).
+        assert gil["processes_cores_busy"] >= 0.75 * gil["workers"], gil
+        assert gil["hash_threads_cores_busy"] >= 0.75 * gil["workers"], gil
         assert gil["processes_speedup"] > gil["threads_speedup"], gil
     cost = claim(nb, "SpawnCostResult")
     assert cost["spawn_over_pool"] >= 10, cost

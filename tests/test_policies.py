@@ -61,8 +61,27 @@ def test_the_registry_names_every_policy_once_with_rr_the_default() -> None:
 def test_round_robin_offers_each_worker_in_turn_and_the_rest_after_it() -> None:
     assert [w.pid for w in in_turn(4, WORKERS)] == [202, 303, 101]
     policy = RoundRobinPolicy(ClusterConfig())
-    firsts = [policy.choose(None, WORKERS)[0].pid for _ in range(6)]  # type: ignore[arg-type]
+    firsts = [next(iter(policy.choose(None, WORKERS))).pid for _ in range(6)]  # type: ignore[arg-type]
     assert firsts == [101, 202, 303, 101, 202, 303]
+
+
+class CountedWorkers(list):
+    """A list of workers that counts how many of them were looked at."""
+
+    looked_at = 0
+
+    def __getitem__(self, index):  # type: ignore[no-untyped-def]
+        self.looked_at += 1
+        return super().__getitem__(index)
+
+
+@pytest.mark.parametrize("n", [2, 64])
+def test_round_robins_next_worker_costs_one_look_however_many_workers(n: int) -> None:
+    workers = CountedWorkers(WORKERS[i % len(WORKERS)] for i in range(n))
+    policy = RoundRobinPolicy(ClusterConfig())
+    for _ in range(n + 3):
+        next(iter(policy.choose(None, workers)))  # type: ignore[arg-type]
+    assert workers.looked_at == n + 3  # one worker looked at per connection, not n
 
 
 @pytest.mark.parametrize(
@@ -102,7 +121,7 @@ def test_sticky_sends_a_session_to_its_owner_and_a_handshake_in_turn(pair: tuple
     assert [w.pid for w in policy.choose(server, WORKERS)] == [303]
     # A session of a worker that has gone: routed in turn (that worker answers 421, the client starts over).
     client.sendall(b"GET /socket.io/?EIO=4&sid=w999.abc HTTP/1.1\r\n")
-    assert policy.choose(server, WORKERS)[0].pid in {101, 202, 303}
+    assert next(iter(policy.choose(server, WORKERS))).pid in {101, 202, 303}
 
 
 def test_sticky_waits_for_a_split_request_line_and_drops_a_silent_connection(

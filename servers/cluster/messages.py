@@ -56,6 +56,7 @@ class WorkerMessages:
         worker.last_heartbeat = time.monotonic()
         if worker.state == BOOTING:
             worker.state = SERVING
+            p.routing_changed()
         log.info("worker %d (slot %d) is serving", worker.pid, worker.slot)
         # A rolling restart's old worker stops taking connections only now that this one serves.
         for old in list(p.workers.values()):

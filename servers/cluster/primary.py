@@ -21,6 +21,7 @@ import socket
 import time
 from typing import Any
 
+from plumbing import env
 from servers.cluster import protocol
 from servers.cluster.admin import AdminServer
 from servers.cluster.backoff import Backoff
@@ -56,6 +57,9 @@ class Primary:
         self.policy: Policy = policy if policy is not None else make_policy(config)
         self.target = config.workers
         self.workers: dict[int, WorkerRecord] = {}
+        # The workers that may take a connection, in slot order: read for every connection, so kept,
+        # and made again only when a worker comes, goes or changes state (routing_changed).
+        self._ready: list[WorkerRecord] | None = None
         self.signals = SignalQueue()
         self.selector = selectors.DefaultSelector()
         self.admin: AdminServer | None = None
@@ -79,6 +83,8 @@ class Primary:
         # The cluster knows the app only by its factory's name (--app); importing it here, once,
         # spares every forked worker the import.
         preload_app(self.config.app)
+        # Every worker's pools get its share of the cores, not all of them (servers.app reads it).
+        os.environ[env.WORKERS] = str(self.target)
         self.policy.open()
         self.signals.install(self.selector)
         self.policy.attach(self.selector, self)
@@ -209,6 +215,7 @@ class Primary:
         ours.sock.settimeout(2.0)
         worker = WorkerRecord(pid=pid, slot=slot, channel=ours)
         self.workers[pid] = worker
+        self.routing_changed()
         self.selector.register(ours.sock, selectors.EVENT_READ, lambda _s, w=worker: self.messages.receive(w))
 
     def _forget_in_child(self) -> None:
@@ -229,6 +236,7 @@ class Primary:
             return
         log.info("worker %d (slot %d) draining: %s", worker.pid, worker.slot, why)
         worker.state = DRAINING
+        self.routing_changed()
         try:
             # Over the channel, so it comes after every connection already handed to this worker.
             worker.channel.send(protocol.STOP)
@@ -275,10 +283,15 @@ class Primary:
             )
 
     def unregister(self, worker: WorkerRecord) -> None:
+        self.routing_changed()  # every worker that leaves the table passes here
         try:
             self.selector.unregister(worker.channel.sock)
         except (KeyError, ValueError):
             pass
+
+    def routing_changed(self) -> None:
+        """A worker came, went or changed state: the next connection asks again who is ready."""
+        self._ready = None
 
     def stop(self, graceful: bool, why: str) -> None:
         if self.stopping_since is None:
@@ -314,7 +327,9 @@ class Primary:
     # -- what a routing policy asks of the primary (servers/cluster/policies/base.py Router) ----
 
     def ready_workers(self) -> list[WorkerRecord]:
-        return [w for w in sorted(self.workers.values(), key=lambda w: w.slot) if w.ready]
+        if self._ready is None:
+            self._ready = [w for w in sorted(self.workers.values(), key=lambda w: w.slot) if w.ready]
+        return self._ready
 
     def hand_over(self, worker: WorkerRecord, conn: socket.socket) -> bool:
         try:

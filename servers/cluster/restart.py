@@ -77,6 +77,7 @@ class Restarts:
                 continue
             log.info("replacing worker %d (slot %d): %s", pid, worker.slot, why)
             worker.state = SUPERSEDED
+            p.routing_changed()
             self.replacing = pid
             p.spawn(worker.slot)
             return

@@ -14,6 +14,7 @@ import sys
 import sysconfig
 from pathlib import Path
 
+from plumbing.cores import usable_core_count
 from servers.fleet.caddy_config import GRACE_PERIOD_S, caddy_config, to_json
 from servers.fleet.children import Child
 from servers.fleet.config import FleetConfig
@@ -62,6 +63,9 @@ def start_caddy(binary: str, config: FleetConfig, run_dir: Path) -> Child:
     # Caddy keeps its files (certificates, autosaves) under HOME / XDG folders: point them at the
     # run's folder, so nothing lands in the user's home.
     env = {"HOME": str(home), "XDG_DATA_HOME": str(home / "data"), "XDG_CONFIG_HOME": str(home / "config")}
+    # Go runs this many threads of Go code at once: stated, not left to Go's reading of the machine,
+    # so the balancer's share of the cores is the same number the rest of the kit counts (plumbing.cores).
+    env["GOMAXPROCS"] = os.environ.get("GOMAXPROCS") or str(usable_core_count())
     return Child(
         "load balancer",
         [binary, "run", "--config", str(config_path)],

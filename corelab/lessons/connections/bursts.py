@@ -37,6 +37,7 @@ from corelab.lessons.connections.burst_result import (
     figures_from,
 )
 from corelab.lessons.connections.burst_trials import SCENARIO, run_trials, serving_workers
+from plumbing.cores import usable_core_count
 from plumbing.procs import ManagedProcess, free_port, wait_until_serving
 
 # What notebooks, plots and tests import from here; the result lives in burst_result, the trials in burst_trials.
@@ -89,19 +90,26 @@ def default_targets() -> list[Target]:
 
 # -- measuring -----------------------------------------------------------------------------------
 
+# Clients per worker in a burst: 20 on 2 cores, enough for an unlucky split to leave one idle
+# and for rr to give each worker the same count.
+CLIENTS_PER_WORKER = 10
+
 
 def burst(
     targets: list[Target] | None = None,
     *,
     trials: int = 20,
-    clients: int = 20,
+    clients: int | None = None,
     seconds: float = 3,
-    workers: int = 2,
+    workers: int | None = None,
     out: str | Path | None = None,
     progress: TextIO | None = sys.stdout,
 ) -> BurstResult:
-    """K bursts of ``clients`` simultaneous keep-alive clients against each target; see the module doc."""
+    """K bursts of ``clients`` simultaneous keep-alive clients against each target; see the module doc.
+    ``workers`` defaults to one per usable core, ``clients`` to ``CLIENTS_PER_WORKER`` per worker."""
     targets = targets if targets is not None else default_targets()
+    workers = workers or usable_core_count()
+    clients = clients or CLIENTS_PER_WORKER * workers
     root = Path(out) if out else new_results_dir("burst")
     root.mkdir(parents=True, exist_ok=True)
     all_trials, all_workers = [], []

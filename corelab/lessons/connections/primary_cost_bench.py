@@ -44,6 +44,7 @@ from corelab.lessons.connections.primary_cost_run import (
     node_server,
     run_primary,
 )
+from plumbing.cores import usable_core_count
 
 
 def measure_primary_cost(
@@ -107,7 +108,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"cluster policies to measure (default: all of {', '.join(known)})")  # fmt: skip
     parser.add_argument("--seconds", type=float, default=20.0, help="seconds of load per server (6..600)")
     parser.add_argument("--users", type=int, default=SCENARIO.users, help="Locust users (1..200)")
-    parser.add_argument("--workers", type=int, default=2, help="workers per cluster (1..16)")
+    parser.add_argument(
+        "--workers", type=int, default=2, help="workers per cluster (1 to the usable cores, or 16 where fewer)"
+    )
     parser.add_argument("--no-node", action="store_true", help="do not measure Node's cluster beside")
     parser.add_argument("--out", type=Path, default=None, help="results folder (default: results/primary-cost-<time>)")
 
@@ -118,8 +121,9 @@ def run_command(args: argparse.Namespace) -> int:
     unknown = [p for p in args.policies if p not in known]
     if unknown:
         raise ValueError(f"unknown policy {', '.join(unknown)}: choose from {', '.join(known)}")
-    if not (6 <= args.seconds <= 600 and 1 <= args.users <= 200 and 1 <= args.workers <= 16):
-        raise ValueError("--seconds must be in 6..600, --users in 1..200, --workers in 1..16")
+    most = max(16, usable_core_count())  # more workers than cores measures bookkeeping: allowed up to 16
+    if not (6 <= args.seconds <= 600 and 1 <= args.users <= 200 and 1 <= args.workers <= most):
+        raise ValueError(f"--seconds must be in 6..600, --users in 1..200, --workers in 1..{most}")
     cfg = PrimaryCostConfig(tuple(args.policies), args.workers, args.users, args.seconds, node=not args.no_node)
     result = measure_primary_cost(cfg, out=args.out)
     print()

@@ -57,9 +57,21 @@ CLAIM_MODES = {
 }
 
 
+def worker_counts(cores: int, most: int = 64) -> tuple[int, ...]:
+    """The worker counts to try on ``cores`` usable cores: powers of two up to twice the cores (one
+    step past them shows that more workers than cores add nothing), and the core count itself;
+    never above ``most``. 2 cores: 1, 2, 4; 12 cores: 1, 2, 4, 8, 12, 16; 64 cores: 1 ... 64."""
+    counts = {cores}
+    k = 1
+    while k <= 2 * cores:
+        counts.add(k)
+        k *= 2
+    return tuple(sorted(c for c in counts if c <= most))
+
+
 @dataclass(frozen=True)
 class ParallelConfig:
-    workers: tuple[int, ...] = (1, 2, 4)
+    workers: tuple[int, ...] = field(default_factory=lambda: worker_counts(usable_core_count()))
     job_seconds: float = 1.0  # one job's length on one idle core
     sample_interval: float = 0.1
     repeat: int = 3  # rounds; the median is reported
@@ -235,7 +247,7 @@ def run_parallel(
     """
     return measure_parallel(
         ParallelConfig(
-            workers=tuple(workers or (1, 2, 4)),
+            workers=tuple(workers or worker_counts(usable_core_count())),
             job_seconds=job_seconds if job_seconds is not None else pick(0.5, 0.2),
             repeat=repeat,
         )
@@ -244,7 +256,9 @@ def run_parallel(
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """``python -m corelab parallel``'s options."""
-    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4], help="worker counts to try")
+    parser.add_argument(
+        "--workers", type=int, nargs="+", help="worker counts to try (default: powers of two up to twice the cores)"
+    )
     parser.add_argument("--job-seconds", type=float, default=1.0, help="one job's length on one idle core")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each step; the median is kept (1..9)")
     parser.add_argument("--out", type=Path, help="folder to write table.csv and cores.csv to")
@@ -252,6 +266,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_command(args: argparse.Namespace) -> int:
     """The speed-up table; with --out, its tables as CSV."""
+    args.workers = args.workers or list(worker_counts(usable_core_count()))
     if any(k < 1 or k > 64 for k in args.workers) or not 0 < args.job_seconds <= 30 or not 1 <= args.repeat <= 9:
         raise ValueError("workers must be in 1..64, --job-seconds in (0, 30] and --repeat in 1..9")
     config = ParallelConfig(workers=tuple(args.workers), job_seconds=args.job_seconds, repeat=args.repeat)

@@ -19,7 +19,7 @@ import logging
 import selectors
 import socket
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -59,7 +59,7 @@ class HandOff:
 
     # -- what a subclass decides ----------------------------------------------------------------
 
-    def choose(self, conn: socket.socket, workers: Sequence[RoutableWorker]) -> list[RoutableWorker]:
+    def choose(self, conn: socket.socket, workers: Sequence[RoutableWorker]) -> Iterable[RoutableWorker]:
         """The workers to offer ``conn`` to, best first; empty: drop it. ``workers`` is never empty."""
         raise NotImplementedError
 
@@ -167,6 +167,6 @@ class HandOff:
             if self.router.hand_over(worker, conn):
                 return
 
-    def choose_blind(self, workers: Sequence[RoutableWorker]) -> list[RoutableWorker]:
+    def choose_blind(self, workers: Sequence[RoutableWorker]) -> Iterable[RoutableWorker]:
         """Where a peek never got a whole request line: any worker will do (it answers 400 or 421)."""
         return list(workers)

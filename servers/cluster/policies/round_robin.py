@@ -9,7 +9,7 @@ every worker its turn by construction. The price is the primary's work for each 
 from __future__ import annotations
 
 import socket
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from servers.cluster.policies.base import RoutableWorker
@@ -19,10 +19,13 @@ if TYPE_CHECKING:
     from servers.cluster.policies.base import PolicyConfig
 
 
-def in_turn(turn: int, workers: Sequence[RoutableWorker]) -> list[RoutableWorker]:
-    """The worker whose turn it is first, the others after it (in case that one has just died)."""
-    start = turn % len(workers)
-    return [*workers[start:], *workers[:start]]
+def in_turn(turn: int, workers: Sequence[RoutableWorker]) -> Iterator[RoutableWorker]:
+    """The worker whose turn it is first, the others after it (in case that one has just died).
+    Made one at a time: a connection almost always goes to the first, so its cost does not grow
+    with the workers (the primary keeps ``workers`` between connections)."""
+    n = len(workers)
+    start = turn % n
+    return (workers[(start + i) % n] for i in range(n))
 
 
 class RoundRobinPolicy(HandOff):
@@ -32,13 +35,13 @@ class RoundRobinPolicy(HandOff):
         super().__init__(config)
         self.turn = 0
 
-    def choose(self, conn: socket.socket, workers: Sequence[RoutableWorker]) -> list[RoutableWorker]:
+    def choose(self, conn: socket.socket, workers: Sequence[RoutableWorker]) -> Iterable[RoutableWorker]:
         return self.next_in_turn(workers)
 
-    def choose_blind(self, workers: Sequence[RoutableWorker]) -> list[RoutableWorker]:
+    def choose_blind(self, workers: Sequence[RoutableWorker]) -> Iterable[RoutableWorker]:
         return self.next_in_turn(workers)
 
-    def next_in_turn(self, workers: Sequence[RoutableWorker]) -> list[RoutableWorker]:
+    def next_in_turn(self, workers: Sequence[RoutableWorker]) -> Iterator[RoutableWorker]:
         order = in_turn(self.turn, workers)
         self.turn += 1
         return order

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from plumbing import env
 from servers.cluster.policies.base import RoutableWorker
@@ -60,7 +60,7 @@ class StickyPolicy(RoundRobinPolicy):
         os.environ[env.CHAT_STICKY] = "1"
         super().open()
 
-    def choose(self, conn: socket.socket, workers: Sequence[RoutableWorker]) -> list[RoutableWorker]:
+    def choose(self, conn: socket.socket, workers: Sequence[RoutableWorker]) -> Iterable[RoutableWorker]:
         try:
             head = conn.recv(PEEK_BYTES, socket.MSG_PEEK)
         except OSError:
@@ -75,5 +75,5 @@ class StickyPolicy(RoundRobinPolicy):
         # it (any worker will say so with a 421, and the client starts a new session).
         return [owner] if owner is not None else self.next_in_turn(workers)
 
-    def choose_blind(self, workers: Sequence[RoutableWorker]) -> list[RoutableWorker]:
+    def choose_blind(self, workers: Sequence[RoutableWorker]) -> Iterable[RoutableWorker]:
         return []  # a silent connection past peek_timeout is closed, not routed blind
