@@ -42,9 +42,7 @@ COMMANDS: dict[str, Command] = {
     "demo": Command(
         "corelab.cli", "one process vs a fork cluster on the CPU scenario, with plots", "run_demo", "add_demo_arguments"
     ),
-    "plan": Command(
-        "corelab.harness.load_plan", "the load plan: workers, users, generators and the limit, per core count"
-    ),
+    "plan": Command("corelab.harness.plan", "the load plan: workers, users, generators and the limit, per core count"),
     "top": Command("corelab.live.top", "every core and the server's processes by role, live", "run_top"),
     "doctor": Command("corelab.classroom.doctor", "is this machine ready for a class? what to do if not", "run_doctor"),
     "clean": Command(
@@ -174,7 +172,7 @@ def run_bench(args: argparse.Namespace) -> int:
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    from corelab.harness.load_plan import load_plan
+    from corelab.harness.plan import load_plan
     from corelab.harness.run import bench
     from plumbing.cores import core_count
 

@@ -10,6 +10,7 @@ that needs one light part (a spawned child, ``corelab top``) never loads pandas 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -21,6 +22,11 @@ def lazy_names(
     """``__all__``, ``__getattr__`` and ``__dir__`` for ``package``: ``sources`` maps each public name to
     the module that defines it, relative to the package ("figures") or absolute ("plumbing.redis_server")."""
     names = sorted(sources)
+    # A name that is also one of the package's modules would be replaced by that module the moment
+    # it is imported (Python sets the attribute): ``from corelab import x`` would then get a module.
+    clash = [name for name in names if importlib.util.find_spec(f"{package}.{name}") is not None]
+    if clash:
+        raise ImportError(f"{package}: public name(s) {', '.join(clash)} are also its modules' names")
 
     def module_of(name: str) -> str:
         source = sources[name]

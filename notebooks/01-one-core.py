@@ -37,6 +37,7 @@ fig = plot_throughput(runs)
 one_core_claim(runs)
 
 # %% [markdown]
-# **What to notice.** One core is lit and the other is nearly dark (the scheduler may move the
-# process between cores, but the total never passes one core). More users would only make the queue
+# **What to notice.** One core's worth is lit and the other cores are nearly dark (the scheduler
+# may move the process between cores, but it never runs on two at once: the total never passes one
+# core). More users would only make the queue
 # longer: the throughput stays at one core's worth. The next notebook adds processes.

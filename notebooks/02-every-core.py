@@ -15,17 +15,26 @@
 #
 # **Measurement.** The same Locust load (`GET /work?ms=10`) against `servers.single` and against
 # `python -m servers.cluster` with one worker per core. The primary serves nothing: it forks,
-# watches and respawns.
+# watches and respawns. The load plan sizes the run for this machine: one worker per usable core,
+# enough users to keep every worker busy, enough Locust processes that none is the limit, and the
+# limit itself: the usable cores less what Locust needs of them.
 
 # %%
-from corelab import bench, every_core_claim, pick, plot_cores, plot_requests_per_worker, plot_throughput_by_variant
-from plumbing.cores import usable_core_count
+from corelab import (
+    bench,
+    every_core_claim,
+    load_plan,
+    pick,
+    plot_cores,
+    plot_requests_per_worker,
+    plot_throughput_by_variant,
+)
 
-workers = usable_core_count()
-print(f"{workers} usable cores, so {workers} workers")
+plan = load_plan("cpu")
+print(plan.describe())
 
 # %%
-runs = bench(["single", "cluster"], workers=workers, scenario="cpu", users=8, seconds=pick(15, 5))
+runs = bench(["single", "cluster"], scenario="cpu", seconds=pick(15, 5))
 
 # %%
 fig = plot_cores(runs)
@@ -44,6 +53,7 @@ fig = plot_requests_per_worker(runs)
 every_core_claim(runs)
 
 # %% [markdown]
-# **What to notice.** With the cluster every core is lit, and throughput grows by nearly the
-# number of cores. It cannot quite reach it here because Locust shares the machine. Notebook 3 looks
-# at *how* the connections were shared out, and why Node made round-robin its default.
+# **What to notice.** With the cluster every usable core is lit, and throughput grows with the
+# cores, up to the limit the plan drew: Locust shares the machine, so the workers cannot have all of
+# it. The claim above says how close this run came, and whether any worker sat idle. Notebook 3
+# looks at *how* the connections were shared out, and why Node made round-robin its default.

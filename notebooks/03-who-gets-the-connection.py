@@ -90,15 +90,16 @@ balance_claim(result, one, users=20)
 # **What to notice.**
 # - *New connection per request*: round-robin gives each worker the same count, by construction.
 #   With `shared` the kernel picks whichever worker is waiting in `accept()`; with users that
-#   start over two seconds on this small, 2-core machine the result is often close to even, but
+#   start over two seconds on a small machine the result is often close to even, but
 #   nothing makes it so, and part 1 showed what a burst does. `reuseport` hashes the client's
 #   address and port: even on average, uneven for few clients.
 # - *Keep-alive*: the connection count is fixed when the users connect; after that, requests
 #   follow connections. Even connections give even requests only when every client sends at the
 #   same rate, and a single client is served by a single worker whatever the policy.
 # - Push the users to saturation (`CORELAB_RATE=1000`) and even connections no longer give even
-#   requests: Locust runs on the same two cores, and the worker that shares a core with it
-#   serves less (about 13% less on the 2-core machine these notebooks were written on).
+#   requests: Locust runs on the same cores, and the worker that shares a core with it serves
+#   less (about 13% less on the 2-core machine these notebooks were written on; on many cores one
+#   worker of many shares with Locust, so the gap shrinks).
 #
 # Notebook 4 shows what a restart does to these connections.
 

@@ -45,7 +45,7 @@ fig = plot_probe_latency(runs)
 
 # %% [markdown]
 # The cores: with `none` and `thread` one process does all the work, so about one core is busy;
-# the process pool puts its workers on both.
+# the process pool puts its workers on as many cores as there are burners and usable cores.
 
 # %%
 fig = plot_cores(runs)

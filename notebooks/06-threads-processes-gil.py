@@ -17,10 +17,10 @@
 # measured where this interpreter has them, and skipped with the reason where it does not.
 #
 # **Measurement.** `corelab.lessons.one_process.parallel` runs k copies of one job at once on k
-# workers, for k = 1, 2, 4, and times them, while a `Sampler` records every core. Workers are
-# started before the clock runs. Three rounds; within each, the speed-up compares runs made seconds
-# apart, and the median round counts. *Cores busy* is the jobs' CPU time over their wall time: how
-# many cores really worked.
+# workers, for k = 1, 2, 4, ... up to twice the usable cores (and the core count itself), and times
+# them, while a `Sampler` records every core. Workers are started before the clock runs. Three
+# rounds; within each, the speed-up compares runs made seconds apart, and the median round counts.
+# *Cores busy* is the jobs' CPU time over their wall time: how many cores really worked.
 
 # %%
 import sys
@@ -34,7 +34,7 @@ print("free-threaded threads:", free_threading()[1])
 print("subinterpreters:", subinterpreters()[1])
 
 # %%
-result = run_parallel(workers=[1, 2, 4], job_seconds=pick(0.5, 0.2), repeat=3)
+result = run_parallel(job_seconds=pick(0.5, 0.2), repeat=3)  # workers: 1, 2, 4, ... up to twice the cores
 result.table.round(2)
 
 # %%
@@ -42,7 +42,7 @@ fig = plot_speedup(result)
 
 # %% [markdown]
 # The cores over the whole measurement. With threads running pure Python, the total stays at
-# about one core however many threads there are; with processes, both cores light up.
+# about one core however many threads there are; with processes, every usable core lights up.
 
 # %%
 fig = plot_parallel_cores(result)

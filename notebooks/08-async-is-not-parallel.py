@@ -37,4 +37,5 @@ not_parallel_claim(runs)
 # %% [markdown]
 # **What to notice.** Throughput is set by the users and the wait (users / 50 ms), not by the
 # cores, and the server's CPU stays far below one core. Compare notebook 02, where the work was CPU:
-# there the cluster doubled the throughput. Choose the tool by what the requests spend their time on.
+# there the cluster multiplied the throughput by about the number of cores. Choose the tool by what
+# the requests spend their time on.

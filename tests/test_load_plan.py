@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from corelab.harness.load_plan import GENERATOR_TARGET_PCT, USERS_PER_WORKER, load_plan
+from corelab.harness.plan import GENERATOR_TARGET_PCT, USERS_PER_WORKER, load_plan
 from plumbing.cores import CoreCount, cgroup_quota, core_count, physical_cores_of, usable_cores
 from plumbing.procs import PROJECT_ROOT, python_module
 

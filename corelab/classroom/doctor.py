@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import psutil
 
 from corelab.classroom.clean import KitProcess, kit_processes, parse_match, short_command
-from corelab.harness.load_plan import load_plan
+from corelab.harness.plan import load_plan
 from plumbing.cores import core_count
 from plumbing.redis_server import RedisUnavailable, find_redis_server, ping
 

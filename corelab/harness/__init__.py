@@ -1,7 +1,7 @@
 """The harness: one run of a variant under Locust load, sampled, stored and read back as tables.
 
 - ``sampler``: per-core and per-process CPU with psutil, while a run goes;
-- ``load_plan``: from the usable cores and a scenario's cost, the workers, users, generators and limit;
+- ``plan``: ``load_plan``, from the usable cores and a scenario's cost, the workers, users, generators and limit;
 - ``run``: one run (server + Locust + sampler -> a folder) and ``bench``, a series of them;
 - ``during``: what happens during a load (a restart, a SIGKILL, Redis stopped), handed to the run;
 - ``loadgen``, ``generator_group``: Locust as subprocesses, one or several;
@@ -21,7 +21,7 @@ __all__, __getattr__, __dir__ = lazy_names(
         "QUICK": "quick",
         "pick": "quick",
         "bench": "run",
-        "load_plan": "load_plan",
+        "load_plan": "plan",
         "Runs": "results",
         "load_runs": "results",
         "delivery": "chat_results",

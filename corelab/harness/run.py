@@ -19,7 +19,6 @@ from typing import TextIO
 import pandas as pd
 
 from corelab.harness.during import During, during_load
-from corelab.harness.load_plan import LoadPlan, load_plan
 from corelab.harness.loadgen import (
     LoadConfig,
     generator_bound,
@@ -30,6 +29,7 @@ from corelab.harness.loadgen import (
     start_locust,
     wait_for_locust,
 )
+from corelab.harness.plan import LoadPlan, load_plan
 from corelab.harness.results import (
     Runs,
     load_runs,
@@ -105,7 +105,7 @@ def run_specs(
     generators: int | None = None,
 ) -> list[RunSpec]:
     """The runs a bench call stands for: each variant, once per policy it takes, once per params.
-    Workers, users and generators not given come from the load plan (corelab.harness.load_plan)."""
+    Workers, users and generators not given come from the load plan (corelab.harness.plan)."""
     scen = get_scenario(scenario)
     lp = load_plan(scen, workers=workers, users=users, generators=generators)
     workers = lp.workers
@@ -145,7 +145,7 @@ def bench(
     """Run each variant under the same Locust load and return the runs as tables.
 
     ``workers``, ``users`` and ``generators`` default to the load plan's for this machine and scenario
-    (corelab.harness.load_plan: one worker per usable core, enough users to keep each busy, enough
+    (corelab.harness.plan: one worker per usable core, enough users to keep each busy, enough
     Locust processes that none is the limit); the plan is stored in each run's meta.json.
     ``params`` runs the scenario once per dict of settings (e.g. ``[{"offload": "none"},
     {"offload": "process"}]``); a scenario reads them as CORELAB_<NAME> variables.

@@ -21,7 +21,7 @@ class Scenario:
     # connections even then (``corelab.lessons.connections.bursts`` measures it), so a ramp is kept only where it
     # models how the scenario's clients arrive, never to dodge a policy that balances badly.
     ramp_s: float = 0.0
-    # What one request costs the server, for the load plan (corelab.harness.load_plan) and the claims:
+    # What one request costs the server, for the load plan (corelab.harness.plan) and the claims:
     # ms of pure-Python CPU (the limit is then the cores), and ms of waiting without CPU (the limit
     # is then the users). 0 where a request costs next to nothing.
     cpu_ms: float = 0.0

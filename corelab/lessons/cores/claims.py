@@ -85,7 +85,7 @@ class EveryCore(Claim):
     least_busy_worker_share: float
     generator_cpu_pct: float  # Locust, during the cluster run
     generator_bound: bool  # either run
-    limit_rps: float | None = None  # the plan's limit for the cluster run (corelab.harness.load_plan)
+    limit_rps: float | None = None  # the plan's limit for the cluster run (corelab.harness.plan)
     idle_workers: int = 0  # workers of the cluster that served nothing
     users_bound: bool = False  # too few users to keep every worker busy
     users: int = 0

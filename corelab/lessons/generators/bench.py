@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from corelab.harness.load_plan import BUDGET_FILE, save_budget
+from corelab.harness.plan import BUDGET_FILE, save_budget
 from corelab.harness.quick import pick
 from corelab.harness.results import GENERATOR_BOUND_PCT, machine_info, new_results_dir
 from corelab.harness.variants import VARIANTS

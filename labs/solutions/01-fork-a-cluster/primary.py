@@ -15,6 +15,7 @@ import traceback
 
 import worker
 
+from plumbing.cores import usable_core_count
 from plumbing.lifeline import die_with_parent
 from servers.listen import open_listener
 
@@ -46,7 +47,8 @@ def describe(status: int) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description="the primary of a fork cluster")
     parser.add_argument("--port", type=int, default=8000)
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    # The cores this process may use (its affinity mask, a CPU quota), not os.cpu_count(): the machine's.
+    parser.add_argument("--workers", type=int, default=usable_core_count())
     args = parser.parse_args()
 
     # Opened once, here, before any fork: every worker inherits this very socket.

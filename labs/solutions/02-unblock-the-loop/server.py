@@ -14,6 +14,7 @@ from multiprocessing import get_context
 
 from aiohttp import web
 
+from plumbing.cores import usable_core_count
 from plumbing.lifeline import die_with_parent
 from servers.burn import burn_cpu
 from servers.params import positive_ms
@@ -36,7 +37,10 @@ async def _pool_lifetime(app: web.Application) -> AsyncIterator[None]:
     # Processes, not threads: pure Python holds the GIL, so threads would still take turns.
     # spawn, not fork: a fresh interpreter, not a copy of this one with its event loop.
     # die_with_parent: if this server is SIGKILLed, the kernel ends the pool's processes too.
-    pool = ProcessPoolExecutor(max_workers=os.cpu_count(), mp_context=get_context("spawn"), initializer=die_with_parent)
+    # One process per core this server may use (its affinity mask, a CPU quota), not the machine's count.
+    pool = ProcessPoolExecutor(
+        max_workers=usable_core_count(), mp_context=get_context("spawn"), initializer=die_with_parent
+    )
     app[pool_key] = pool
     yield
     pool.shutdown(wait=True, cancel_futures=True)
