@@ -58,7 +58,7 @@ def test_overrides_are_kept_and_the_rest_follows() -> None:
     assert (plan.workers, plan.users) == (4, 2) and plan.users_bound
     assert any("users-bound" in note for note in plan.notes)
     assert load_plan("cpu", cores=2, workers=4).users == 16  # users follow the workers given
-    with pytest.raises(ValueError, match="workers must be at least 1"):
+    with pytest.raises(ValueError, match="workers must be a whole number of processes, at least 1"):
         load_plan("cpu", workers=0)
     with pytest.raises(ValueError, match="one generator"):
         load_plan("shared_state", generators=2)

@@ -112,8 +112,10 @@ def load_plan(
     simulated = isinstance(cores, int)
     count = _simulated(cores) if isinstance(cores, int) else (cores or core_count())
     for name, value in (("workers", workers), ("users", users), ("generators", generators)):
-        if value is not None and value < 1:
-            raise ValueError(f"{name} must be at least 1 (got {value})")
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            # The words LoadConfig uses too (corelab.harness.loadgen): one error for one mistake.
+            what = "users" if name == "users" else "processes"
+            raise ValueError(f"{name} must be a whole number of {what}, at least 1 (got {value!r})")
     if scen.one_generator and generators is not None and generators > 1:
         raise ValueError(
             f"scenario {scen.name!r} keeps one ledger of what its users saw, written by one Locust process: "

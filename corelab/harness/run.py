@@ -108,6 +108,7 @@ def run_specs(
     Workers, users and generators not given come from the load plan (corelab.harness.plan)."""
     scen = get_scenario(scenario)
     lp = load_plan(scen, workers=workers, users=users, generators=generators)
+    given_workers = workers is not None
     workers = lp.workers
     load = LoadConfig(users=lp.users, seconds=seconds, ramp_s=scen.ramp_s, generators=lp.generators)
     specs = []
@@ -120,10 +121,12 @@ def run_specs(
                 one = load_plan(scen, workers=1, users=lp.users, generators=lp.generators)
                 specs.append(RunSpec(variant, 1, None, scen, load, settings, load_plan=one))
                 continue
+            # Workers given are the variant's own (per host for the fleet); planned ones are shared out.
+            n = workers if given_workers else variant.workers_for(workers)
             for policy in policies or variant.policies[:1]:
                 if policy not in variant.policies:
                     raise ValueError(f"{name} has no policy {policy!r}: choose from {', '.join(variant.policies)}")
-                specs.append(RunSpec(variant, workers, policy, scen, load, settings, load_plan=lp))
+                specs.append(RunSpec(variant, n, policy, scen, load, settings, load_plan=lp))
     return specs
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from plumbing.procs import python_module
 from servers.cluster.policies import BALANCING_POLICIES, DEFAULT_POLICY
-from servers.fleet.config import LB_POLICIES
+from servers.fleet.config import LB_POLICIES, workers_per_host
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,10 @@ class Variant:
     @property
     def multi_worker(self) -> bool:
         return bool(self.policies)
+
+    def workers_for(self, planned: int) -> int:
+        """How many workers to give it when the load plan has ``planned`` for the machine."""
+        return planned
 
     def command(self, port: int, workers: int, policy: str | None) -> list[str]:
         args = ["--host", "127.0.0.1", "--port", str(port)]
@@ -45,6 +49,16 @@ class GunicornVariant(Variant):
         )  # fmt: skip
 
 
+@dataclass(frozen=True)
+class FleetVariant(Variant):
+    """Hosts behind Caddy on one machine: ``workers`` is per host, so the hosts share the plan's workers."""
+
+    hosts: int = 2  # servers.fleet's default
+
+    def workers_for(self, planned: int) -> int:
+        return workers_per_host(planned, self.hosts)
+
+
 VARIANTS: dict[str, Variant] = {
     v.name: v
     for v in (
@@ -62,7 +76,7 @@ VARIANTS: dict[str, Variant] = {
         # gunicorn's workers accept on one inherited socket, as the cluster's shared policy does.
         GunicornVariant("gunicorn", "servers.app:create_app()", ("shared",)),
         # Two pubsub hosts (W workers each) on 127.0.0.2 and .3 behind Caddy; the policy is Caddy's lb_policy.
-        Variant("fleet", "servers.fleet", LB_POLICIES, ready_line="fleet ready"),
+        FleetVariant("fleet", "servers.fleet", LB_POLICIES, ready_line="fleet ready"),
     )
 }
 

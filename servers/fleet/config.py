@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import NoReturn
 
 from plumbing import env
+from plumbing.cores import usable_core_count
 from servers.listen import LOOPBACK
 
 # Caddy's lb_policy names: the ones that teach something about a fleet.
@@ -74,6 +75,11 @@ class FleetConfig:
         return [f"{address}:{self.upstream_port}" for address in self.host_addresses()]
 
 
+def workers_per_host(cores: int, hosts: int) -> int:
+    """Each host's share of the machine's usable cores, at least one worker."""
+    return max(1, cores // max(1, hosts))
+
+
 def cores_for_host(index: int, hosts: int, cores: list[int]) -> list[int]:
     """The cores host ``index`` (0-based) is pinned to: an equal share, wrapping when hosts outnumber cores."""
     if hosts >= len(cores):
@@ -118,7 +124,9 @@ def build_parser() -> argparse.ArgumentParser:
         "configuration and starts nothing.",
     )
     parser.add_argument("--hosts", type=int, default=2, help="number of hosts (default: 2)")
-    parser.add_argument("--workers", type=int, default=1, help="workers per host (default: 1)")
+    parser.add_argument(
+        "--workers", type=int, help="workers per host (default: the usable cores shared out over the hosts, at least 1)"
+    )
     # --policy too, so corelab's variants (which say --policy) start the fleet like any other runner.
     parser.add_argument(
         "--lb",
@@ -186,6 +194,9 @@ def parse_args(argv: list[str] | None = None) -> tuple[FleetConfig, argparse.Nam
     args = parser.parse_args(argv)
     if not 1 <= args.hosts <= MAX_HOSTS:
         parser.error(f"--hosts must be between 1 and {MAX_HOSTS}, not {args.hosts}")
+    if args.workers is None:
+        # On one machine the hosts share its cores: each gets its share, not all of them.
+        args.workers = workers_per_host(usable_core_count(), args.hosts)
     if args.workers < 1:
         parser.error(f"--workers must be at least 1, not {args.workers}")
     for name in ("port", "host_port"):
