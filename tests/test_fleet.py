@@ -394,7 +394,11 @@ def test_killing_the_load_balancer_under_load_stops_the_fleet_at_once_and_leaves
     client = threading.Thread(target=_hammer, args=(fleet.url, stop, outcomes))
     client.start()
     try:
-        wait_for(lambda: len(outcomes) >= 20, 10, "requests through the load balancer")
+        wait_for(
+            lambda: len(outcomes) >= 20 and time.monotonic() - outcomes[0][0] >= 1.0,
+            10,
+            "a second of requests through the load balancer",
+        )
         killed_at = time.monotonic()
         fleet.caddy().kill()
         # The front door is gone: the fleet stops everything with a one-line error and its own code.
@@ -409,7 +413,9 @@ def test_killing_the_load_balancer_under_load_stops_the_fleet_at_once_and_leaves
     errors = [line for line in fleet.process.log_text().splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "load balancer" in errors[0] and "SIGKILL" in errors[0], errors
     assert "Traceback" not in fleet.process.log_text()
-    before = [o for t, o in outcomes if t < killed_at]
+    # Sent well before the kill, or well after: a request in flight when Caddy dies is cut off (it
+    # may be either), so the half second around the kill is judged by neither rule.
+    before = [o for t, o in outcomes if t < killed_at - 0.5]
     after = [o for t, o in outcomes if t > killed_at + 0.5]
     assert before and set(before) == {"200"}, Counter(before)
     # Nothing listens on the port any more: refused at once, no timeout.
