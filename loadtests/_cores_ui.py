@@ -23,7 +23,7 @@ import json
 import os
 import time
 from collections import Counter, deque
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +54,9 @@ class Sample:
     cores: list[float]  # % busy per core since the previous sample
     locust_cpu: float  # this Locust process, % of one core since the previous sample
     served: dict[str, int]  # responses per server worker pid since the previous sample
+    # % of each core the server's workers used since the previous sample, by the core each last ran
+    # on: what of a core's busy time was the server's (the rest: Locust, a browser, the kernel).
+    server_cores: list[float] = field(default_factory=list)
 
 
 class CoresSampler:
@@ -70,6 +73,7 @@ class CoresSampler:
         self.last_cpu = self._process_cpu_s()
         self.last_t = time.time()
         self.last_served: Counter[str] = Counter(served_by)
+        self._servers: dict[int, psutil.Process] = {}  # the workers named by X-Worker-Pid, on this machine
 
     def _process_cpu_s(self) -> float:
         times = self.process.cpu_times()
@@ -89,10 +93,33 @@ class CoresSampler:
             cores=cores,
             locust_cpu=round(100 * (cpu_s - self.last_cpu) / elapsed, 1),
             served={pid: n for pid, n in (served - self.last_served).items() if n},
+            server_cores=self._server_on_cores(served),
         )
         self.last_t, self.last_cpu, self.last_served = now, cpu_s, served
         self.samples.append(sample)
         return sample
+
+    def _server_on_cores(self, served: Counter[str]) -> list[float]:
+        """Each usable core's share used by the server's workers since the last sample (psutil's per-process
+        CPU and ``cpu_num``; a worker on another machine, or gone, counts for nothing)."""
+        on = dict.fromkeys(self.core_ids, 0.0)
+        for key in served:
+            pid = int(key) if key.isdigit() else -1
+            proc = self._servers.get(pid)
+            try:
+                if proc is None:
+                    proc = self._servers[pid] = psutil.Process(pid)
+                    proc.cpu_percent(None)  # a first reading only sets the baseline
+                    continue
+                with proc.oneshot():
+                    used = proc.cpu_percent(None)
+                    core = proc.cpu_num() if hasattr(proc, "cpu_num") else -1
+            except psutil.Error:
+                self._servers.pop(pid, None)
+                continue
+            if core in on:
+                on[core] += used
+        return [round(min(100.0, on[core]), 1) for core in self.core_ids]
 
     def run(self) -> None:
         while True:

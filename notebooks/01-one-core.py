@@ -25,7 +25,10 @@ from corelab import bench, one_core_claim, pick, plot_cores, plot_throughput
 runs = bench(["single"], scenario="cpu", users=8, seconds=pick(15, 5))
 
 # %% [markdown]
-# Each row is a core, time runs left to right, and the colour is how busy the core was.
+# Each row is a core, time runs left to right, and the colour is how busy the core was. The strip
+# beneath says whose work it was, in cores' worth: the server (green), Locust (cyan), everything else
+# (grey: the kernel, your browser, JupyterLab). A pale veil marks cells busy mostly with something
+# other than the server.
 
 # %%
 fig = plot_cores(runs)
@@ -37,7 +40,7 @@ fig = plot_throughput(runs)
 one_core_claim(runs)
 
 # %% [markdown]
-# **What to notice.** One core's worth is lit and the other cores are nearly dark (the scheduler
-# may move the process between cores, but it never runs on two at once: the total never passes one
-# core). More users would only make the queue
+# **What to notice.** The server's strip stays at one core's worth. The scheduler may move the
+# process between cores, so on a busy laptop several rows can light part-way, but it never runs on
+# two at once: the claim says how often it moved in this run. More users would only make the queue
 # longer: the throughput stays at one core's worth. The next notebook adds processes.

@@ -53,7 +53,8 @@ fig = plot_requests_per_worker(runs)
 every_core_claim(runs)
 
 # %% [markdown]
-# **What to notice.** With the cluster every usable core is lit, and throughput grows with the
-# cores, up to the limit the plan drew: Locust shares the machine, so the workers cannot have all of
-# it. The claim above says how close this run came, and whether any worker sat idle. Notebook 3
-# looks at *how* the connections were shared out, and why Node made round-robin its default.
+# **What to notice.** With the cluster every usable core is lit (the strip beneath the heatmap: the
+# workers together near one core's worth per worker), and throughput grows with the cores, up to the
+# limit the plan drew: Locust shares the machine, so the workers cannot have all of it. The claim
+# above says how close this run came, and whether any worker sat idle. Notebook 3 looks at *how* the
+# connections were shared out, and why Node made round-robin its default.

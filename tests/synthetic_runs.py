@@ -29,9 +29,10 @@ def synthetic_runs(
             for c in range(n_cores):
                 u = 95 + rng.normal(0, 3) if c in on else max(0.0, rng.normal(3, 2))
                 rows.append((rid, label, ti, c, min(100.0, u)))
-            procs.append(
-                (rid, label, ti, "server", 1000, "root", 100.0 * n_busy, 50_000_000, int(rng.integers(n_cores)))
-            )
+            # One row per server process, on the core it ran on (a single process: one row, pid 1000).
+            for k, core in enumerate(sorted(on)):
+                pid, role = (1000, "root") if w == 1 else (3000 + k, "child")
+                procs.append((rid, label, ti, "server", pid, role, 95.0, 50_000_000, int(core)))
             procs.append((rid, label, ti, "generator", 2000, "root", 30.0, 80_000_000, int(rng.integers(n_cores))))
         rps = 97.0 * n_busy
         s = dict.fromkeys(SUMMARY_COLUMNS)

@@ -12,8 +12,8 @@ from matplotlib.axes import Axes
 from matplotlib.container import BarContainer
 from matplotlib.figure import Figure
 
-from corelab.harness.results import Runs
-from corelab.harness.scenarios import SCENARIOS, one_core_rps, users_limit_rps
+from corelab.harness.scenarios import one_core_rps, users_limit_rps
+from corelab.harness.shares import measured_window
 
 __all__ = [
     "GENERATOR_BUSY_PCT",
@@ -65,17 +65,6 @@ def worker_names(pids: Iterable[int]) -> dict[int, str]:
     names = {pid: f"worker {n} (pid {pid})" for n, pid in enumerate(real, start=1)}
     names.update({pid: "idle" for pid in set(pids) if pid < 0})
     return names
-
-
-def measured_window(runs: Runs, label: str) -> tuple[float, float] | None:
-    """The seconds (on the run's clock) its req/s was counted over: from one second after the last
-    user started (``corelab.harness.loadgen.steady_rps``) to Locust's last reading. None without history."""
-    history = runs.history[(runs.history["label"] == label) & (runs.history["users"] > 0)]
-    if len(history) < 2:
-        return None
-    scenario = runs.summary.loc[runs.summary["label"] == label, "scenario"].iloc[0]
-    ramp = SCENARIOS[scenario].ramp_s if scenario in SCENARIOS else 0.0
-    return float(history["t"].iloc[0]) + ramp + 1, float(history["t"].iloc[-1])
 
 
 def per_worker_panels(

@@ -11,6 +11,7 @@ listing each.
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
@@ -18,9 +19,12 @@ from matplotlib.image import AxesImage
 
 from corelab.figures.common import GENERATOR_BUSY_PCT, labels_in_order, measured_window
 from corelab.harness.results import Runs
+from corelab.harness.shares import cores_worth, server_on_cores
 
 ROW_IN = 0.45  # a core's row, while there are few
-MAX_PANEL_IN = 4.5  # one run's heatmap, however many cores: two runs at 64 cores stay under 12 in
+MAX_PANEL_IN = 3.5  # one run's heatmap, however many cores: two runs at 64 cores stay under 12 in
+STRIP_IN = 0.7  # the strip beneath each heatmap: the server's, Locust's and the rest's cores' worth
+SERVER_COLOUR, GENERATOR_COLOUR, OTHER_COLOUR = "tab:green", "tab:cyan", "0.7"
 MAX_FIGURE_IN = 60.0  # every run's panels together (matplotlib refuses images over 65,536 px)
 MAX_TICKS = 16  # core names on the y axis; above it every k-th core is named
 LISTED_CORES = 8  # up to this many cores, a title lists each one's busy %
@@ -39,12 +43,13 @@ def panel_height(n_cores: int, n_runs: int = 1) -> float:
 
 
 def busy_summary(mean: pd.Series) -> str:
-    """What the cores did: each named up to LISTED_CORES, summed up beyond."""
+    """How busy the cores were: each named up to LISTED_CORES, summed up beyond."""
     if len(mean) <= LISTED_CORES:
-        return ", ".join(f"core {c} {v:.0f}%" for c, v in mean.items())
+        return ", ".join(f"core {c} {v:.0f}%" for c, v in mean.items()) + " busy"
     idle = int((mean < IDLE_PCT).sum())
-    return f"{len(mean)} cores: mean {mean.mean():.0f}%, least {mean.min():.0f}%, most {mean.max():.0f}%" + (
-        f", {idle} idle (< {IDLE_PCT:.0f}%)" if idle else ", none idle"
+    return (
+        f"{len(mean)} cores, {mean.mean():.0f}% busy on average (least {mean.min():.0f}%, most {mean.max():.0f}%)"
+        + (f", {idle} idle (< {IDLE_PCT:.0f}%)" if idle else ", none idle")
     )
 
 
@@ -71,30 +76,40 @@ def draw_cores(ax: Axes, cores: pd.DataFrame, ids: list[int]) -> AxesImage:
 
 
 def plot_core_heatmap(runs: Runs, *, title: str | None = None) -> Figure:
-    """A time x core heatmap for each run, stacked, on one colour scale.
+    """A time x core heatmap for each run, stacked, on one colour scale, each with a strip beneath.
 
-    Each row's title names the cores and what the server and the load generator used in the window
-    the req/s was measured in (white dashes); dots mark where Locust itself kept a core busy.
+    Each heatmap's title names the cores and what the server and the load generator used in the
+    window the req/s was measured in (blue dashes); dots mark where Locust itself kept a core busy;
+    a pale veil marks cells busy mostly with something other than the server. The strip says the
+    same in cores' worth (corelab.harness.shares): the server's, Locust's and the rest's, stacked.
+    One process tops out at 1.0 however the scheduler moved it; N workers at N.
     """
     labels = labels_in_order(runs.summary["label"])
     ids = core_ids(runs.cores)
+    worth = cores_worth(runs)
+    on_cores = server_on_cores(runs)
+    panel = panel_height(len(ids), len(labels))
     fig, axes = plt.subplots(
-        len(labels),
+        2 * len(labels),
         1,
-        figsize=(10, 1.1 + (panel_height(len(ids), len(labels)) + 0.75) * len(labels)),
+        figsize=(10, 1.1 + (panel + STRIP_IN + 0.9) * len(labels)),
         squeeze=False,
         sharex=True,
         layout="constrained",
+        height_ratios=[h for _ in labels for h in (panel, STRIP_IN)],
     )
     image = None
-    generator_marked = window_marked = False
-    for ax, label in zip(axes[:, 0], labels, strict=True):
+    generator_marked = window_marked = veiled = False
+    for n, label in enumerate(labels):
+        ax, strip = axes[2 * n, 0], axes[2 * n + 1, 0]
         cores = runs.cores[runs.cores["label"] == label]
         image = draw_cores(ax, cores, ids)
+        veiled |= _veil_what_was_not_the_server(ax, image, cores, on_cores[on_cores["label"] == label], ids)
         window = measured_window(runs, label)
         if window is not None:
             for edge in window:
                 ax.axvline(edge, color="deepskyblue", ls="--", lw=1.5)
+                strip.axvline(edge, color="deepskyblue", ls="--", lw=1.0)
             window_marked = True
             cores = cores[(cores["t"] >= window[0]) & (cores["t"] <= window[1])]
         generator_marked |= _mark_generator(ax, runs, label, ids)
@@ -102,11 +117,12 @@ def plot_core_heatmap(runs: Runs, *, title: str | None = None) -> Figure:
         row = runs.summary[runs.summary["label"] == label].iloc[0]
         busy = busy_summary(mean)
         ax.set_title(
-            f"{label}: {busy} busy; the server used {row.server_cpu_pct:.0f}% of a core, "
+            f"{label}: {busy}; the server used {row.server_cpu_pct:.0f}% of a core, "
             f"Locust {row.generator_cpu_pct:.0f}%",
             fontsize=9,
             loc="left",
         )
+        _draw_strip(strip, worth[worth["label"] == label], len(ids), int(row.workers), legend=n == 0)
     axes[-1, 0].set_xlabel("seconds")
     if image is not None:
         fig.colorbar(image, ax=axes[:, 0], label="core busy, %", fraction=0.03, pad=0.02)
@@ -120,10 +136,63 @@ def plot_core_heatmap(runs: Runs, *, title: str | None = None) -> Figure:
             f"dots: Locust (the load generator) using > {GENERATOR_BUSY_PCT:.0f}% of that core: "
             "starting up (importing, spawning its users) and writing its results at the end"
         )
+    if veiled:
+        notes.append(
+            "pale veil: a core busy mostly with something other than the server (Locust, a browser, the kernel)"
+        )
+    notes.append(
+        "under each heatmap, cores' worth per sample: the scheduler may move a process between cores, "
+        "but it never runs on two at once"
+    )
     if notes:
         fig.text(0.0, 0.0, "\n".join(notes), fontsize=8, color="0.3", va="top", transform=fig.transFigure)
     fig.suptitle(title or heatmap_title(runs), fontsize=11)
     return fig
+
+
+def _draw_strip(ax: Axes, worth: pd.DataFrame, n_cores: int, workers: int, *, legend: bool) -> None:
+    """The server's, Locust's and everything else's CPU, stacked, in cores' worth; a dashed line at the
+    server's own ceiling (its workers, or the cores where fewer)."""
+    ax.stackplot(
+        worth["t"],
+        worth["server"],
+        worth["generator"],
+        worth["other"],
+        colors=[SERVER_COLOUR, GENERATOR_COLOUR, OTHER_COLOUR],
+        labels=["the server", "Locust", "everything else"],
+        linewidth=0,
+    )
+    ceiling = min(workers, n_cores)
+    ax.axhline(ceiling, color="black", ls="--", lw=0.8)
+    # Scaled to what this run used, not to the machine: one process on 64 cores still reads as 1.0.
+    top = max(float(ceiling), float(worth["busy"].max()) if len(worth) else 0.0)
+    ax.set_ylim(0, top * 1.5)  # headroom for the legend, above the data
+    ax.set_yticks(sorted({0, ceiling, round(top)}))
+    ax.set_ylabel("cores", fontsize=8)
+    ax.tick_params(axis="y", labelsize=8)
+    ax.grid(axis="y", alpha=0.3)
+    if legend:
+        ax.legend(fontsize=7, loc="upper right", ncol=3, frameon=False, borderaxespad=0.1)
+
+
+def _veil_what_was_not_the_server(
+    ax: Axes, image: AxesImage, cores: pd.DataFrame, on_cores: pd.DataFrame, ids: list[int]
+) -> bool:
+    """A pale veil over each sample of a core that was busy (>= 30%) mostly with something other than the
+    server (less than half of it the server's, by the core each server process last ran on)."""
+    if on_cores.empty or cores.empty:
+        return False
+    busy = cores.pivot_table(index="core", columns="t", values="util_pct").reindex(ids)
+    server = on_cores.pivot_table(index="core", columns="t", values="server_pct").reindex(
+        index=ids, columns=busy.columns
+    )
+    foreign = (busy.to_numpy() >= 30) & (server.fillna(0.0).to_numpy() < busy.to_numpy() / 2)
+    if not foreign.any():
+        return False
+    veil = np.zeros((*foreign.shape, 4))
+    veil[foreign] = (0.85, 0.9, 1.0, 0.6)
+    ax.imshow(veil, aspect="auto", interpolation="nearest", extent=image.get_extent())
+    return True
 
 
 def _mark_generator(ax: Axes, runs: Runs, label: str, ids: list[int]) -> bool:

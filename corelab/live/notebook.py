@@ -174,7 +174,7 @@ class LiveCores:
             self._ax.set_xlim(float(t.min()), float(t.max()))
             from corelab.figures.cores import busy_summary
 
-            self._set_title("mean busy: " + busy_summary(cores.groupby("core")["util_pct"].mean()))
+            self._set_title(busy_summary(cores.groupby("core")["util_pct"].mean()))
             self._publish(self._png_of_figure())
         self.cpu_s += time.thread_time() - cpu0
 

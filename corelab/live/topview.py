@@ -57,20 +57,29 @@ def strip(history: list[float | None]) -> Text:
     return text
 
 
-def _on_core(rows: list[ProcRow], core: int) -> str:
-    """The busy server processes the kernel last ran on this core."""
-    busy = [r for r in rows if r.core == core and (r.cpu_pct or 0) >= 5]
-    return ", ".join(f"{r.role} {r.pid}" for r in sorted(busy, key=lambda r: -(r.cpu_pct or 0)))
+def _on_core(rows: list[ProcRow], core: int) -> tuple[float, str]:
+    """How much of this core the server used (% of the core), and its busy processes the kernel last ran here."""
+    busy = sorted((r for r in rows if r.core == core and (r.cpu_pct or 0) >= 5), key=lambda r: -(r.cpu_pct or 0))
+    return min(100.0, sum(r.cpu_pct or 0.0 for r in busy)), ", ".join(f"{r.role} {r.pid}" for r in busy)
 
 
-def cores_view(frame: Frame) -> list[Text]:
-    """A line per core: its bar now, its history strip, and the server's processes that ran on it."""
-    lines = [Text(f"cores: {len(frame.cores)}   bar: now   strip: last {len(frame.history[0])} samples, newest right")]
+# "cpu12 " + the bar + " 100.0% " + "server 100%  ": what comes before a core's strip.
+LINE_PREFIX = 6 + BAR_WIDTH + 8 + 13
+
+
+def cores_view(frame: Frame, width: int | None = None) -> list[Text]:
+    """A line per core: its bar now, how much of it was the server's, its history strip (as many of the
+    newest samples as the width leaves room for), and the server's processes that ran on it."""
+    keep = len(frame.history[0]) if width is None else max(8, min(len(frame.history[0]), width - LINE_PREFIX))
+    lines = [Text(f"cores: {len(frame.cores)}   bar: now   strip: last {keep} samples, newest right")]
     for i, (core, pct) in enumerate(zip(frame.core_ids, frame.cores, strict=True)):
-        line = Text.assemble(f"cpu{core:<3}", bar(pct), f" {pct:5.1f}%  ", strip(frame.history[i]))
-        on = _on_core(frame.rows, core)
-        if on:
-            line.append(f"  {on}", "bold")
+        share, names = _on_core(frame.rows, core)
+        line = Text.assemble(
+            f"cpu{core:<3}", bar(pct), f" {pct:5.1f}% ", (f"server {share:3.0f}%  ", "bold" if share else ""),
+            strip(frame.history[i][-keep:]),
+        )  # fmt: skip
+        if names:
+            line.append(f"  {names}", "bold")
         lines.append(line)
     return lines
 
@@ -162,8 +171,20 @@ def _busiest(rows: list[ProcRow], room: int) -> list[ProcRow]:
     return [r for r in rows if id(r) in keep]
 
 
+def worth_line(frame: Frame) -> Text:
+    """The cores' worth each used now: the server (its processes' CPU together), Locust, everything else.
+    One process stays at 1.0 however the scheduler moves it between the cores above."""
+    server = sum(r.cpu_pct or 0.0 for r in frame.rows) / 100
+    locust = (frame.locust[1] or 0.0) / 100 if frame.locust is not None else 0.0
+    other = max(0.0, sum(frame.cores) / 100 - server - locust)
+    return Text.assemble(
+        "cores' worth: ", ("server " + f"{server:.2f}", "bold"), f", Locust {locust:.2f}, everything else {other:.2f}",
+        f" (of {len(frame.cores)})",
+    )  # fmt: skip
+
+
 def totals_view(frame: Frame) -> list[Text]:
-    lines = []
+    lines = [worth_line(frame)]
     if frame.locust is None:
         elsewhere = f" ({frame.locust_elsewhere} aimed at other servers)" if frame.locust_elsewhere else ""
         lines.append(Text(f"load generator: no Locust aimed at this server{elsewhere}"))
@@ -207,7 +228,7 @@ def render(frame: Frame, where: str, hz: float, width: int | None = None, height
     if room is not None and len(frame.cores) + 1 > room // 2:
         cores = cores_grid(frame, width or 80)
     else:
-        cores = cores_view(frame)
+        cores = cores_view(frame, width)
     processes = processes_view(frame, None if room is None else room - len(cores))
     # One Text that never wraps: rich then has one thing to lay out per frame, not a line-breaking
     # pass per line (a third of top's CPU), and a narrow terminal cuts lines instead of folding them.

@@ -36,8 +36,15 @@ function barRow(container, cls, key, label, compact = false) {
   return row;
 }
 
-function setBar(row, fraction, text) {
-  row.querySelector(".bar").style.width = `${Math.max(0, Math.min(1, fraction)) * 100}%`;
+function setBar(row, fraction, text, part = null) {
+  const bar = row.querySelector(".bar");
+  bar.style.width = `${Math.max(0, Math.min(1, fraction)) * 100}%`;
+  // ``part``: the share of the bar that was the server's, drawn darker from the left.
+  if (part !== null) {
+    const at = fraction > 0 ? Math.max(0, Math.min(1, part / fraction)) * 100 : 0;
+    bar.style.background = `linear-gradient(to right, #7f2704 0 ${at}%, #fdae6b ${at}% 100%)`;
+    bar.dataset.server = String(Math.round(at));
+  }
   row.querySelector(".value").textContent = text;
 }
 
@@ -106,9 +113,12 @@ function render(data) {
   const coreIds = data.core_ids || latest.cores.map((_, i) => i);
   const compactCores = coreIds.length > COMPACT_ABOVE;
   $("cores").className = compactCores ? "tiles" : "";
-  latest.cores.forEach((busy, i) =>
-    setBar(barRow($("cores"), "core", coreIds[i], `core ${coreIds[i]}`, compactCores), busy / 100, pct(busy)),
-  );
+  const server = latest.server_cores || [];
+  latest.cores.forEach((busy, i) => {
+    const mine = Math.min(server[i] || 0, busy);
+    const text = compactCores ? pct(busy) : `${pct(busy)} (the server ${pct(mine)})`;
+    setBar(barRow($("cores"), "core", coreIds[i], `core ${coreIds[i]}`, compactCores), busy / 100, text, mine / 100);
+  });
   drawHeatmap(coreIds);
 
   page.workers = data.workers;

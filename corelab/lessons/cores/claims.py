@@ -17,6 +17,7 @@ from typing import Any
 from corelab.claim import Claim
 from corelab.harness.results import Runs
 from corelab.harness.scenarios import SCENARIOS
+from corelab.harness.shares import core_moves, cores_worth, measured_window
 
 
 @dataclass
@@ -34,6 +35,11 @@ class OneCore(Claim):
     generator_cpu_pct: float
     generator_bound: bool
     core_ids: list[int] = field(default_factory=list)  # the usable cores' ids, as mean_per_core_pct lists them
+    # Cores' worth over the measured window (corelab.harness.shares): what the cores did, by whom.
+    other_cores: float = 0.0  # neither the server nor Locust: the kernel, a browser, JupyterLab ...
+    core_moves: int = -1  # times the scheduler moved the server to another core (-1: the OS does not say)
+    cores_visited: int = -1  # cores the server ran on at some moment
+    seconds: float = 0.0  # the seconds the moves were counted over
 
     @property
     def one_core_limit_rps(self) -> float:
@@ -45,6 +51,7 @@ class OneCore(Claim):
             **super().fields(),
             "mean_per_core_pct": self.mean_per_core_pct,
             "cores_used": round(self.server_cpu_pct / 100, 2),
+            "locust_cores": round(self.generator_cpu_pct / 100, 2),
             "one_core_limit_rps": self.one_core_limit_rps,
         }
 
@@ -60,10 +67,22 @@ class OneCore(Claim):
             if self.generator_bound
             else "so the server was the bottleneck"
         )
+        moved = ""
+        if self.core_moves > 0:
+            moved = (
+                f"The scheduler moved it between cores {self.core_moves} times in {self.seconds:.0f} s (it ran on "
+                f"{self.cores_visited} of them), so several rows of the heatmap lit part-way; it never ran on two at "
+                "once, and its total stayed at one core's worth.\n"
+            )
+        elif self.core_moves == 0:
+            moved = "The scheduler kept it on one core the whole time.\n"
         return (
             f"The server process ({self.label}) used {self.server_cpu_pct:.0f}% CPU, {self.server_cpu_pct / 100:.2f} "
             f"of a core, on a machine with {self.machine_cores} cores (mean per core: {per_core}).\n"
-            f"It served {self.rps:.0f} requests/s: at {self.cpu_ms_per_request} ms of CPU each, one core allows at "
+            f"In cores' worth: the server {self.server_cpu_pct / 100:.2f}, Locust {self.generator_cpu_pct / 100:.2f}, "
+            f"everything else {self.other_cores:.2f}.\n"
+            + moved
+            + f"It served {self.rps:.0f} requests/s: at {self.cpu_ms_per_request} ms of CPU each, one core allows at "
             f"most {self.one_core_limit_rps:.0f}.\n"
             f"Median latency {self.p50_ms:.0f} ms: {self.users} users queue behind one core, so each waits for "
             f"the others.\n"
@@ -89,6 +108,7 @@ class EveryCore(Claim):
     idle_workers: int = 0  # workers of the cluster that served nothing
     users_bound: bool = False  # too few users to keep every worker busy
     users: int = 0
+    other_cores: float = 0.0  # during the cluster run: neither the server nor Locust (the kernel, a browser ...)
 
     @property
     def speedup(self) -> float:
@@ -126,6 +146,10 @@ class EveryCore(Claim):
             lines.append("With one usable core there is one worker: a cluster cannot show a speed-up on this machine.")
         if self.users_bound:
             lines.append(f"Users-bound: {self.users} users could not keep {self.workers} workers busy.")
+        lines.append(
+            f"In cores' worth, during the cluster's run: the workers {self.cluster_cpu_pct / 100:.2f}, Locust "
+            f"{self.generator_cpu_pct / 100:.2f}, everything else {self.other_cores:.2f}."
+        )
         lines.append(
             f"Locust used {self.generator_cpu_pct:.0f}% of a core on the same machine: that, and the sampler, "
             "is CPU the workers could not have"
@@ -186,6 +210,7 @@ def one_core_claim(runs: Runs) -> OneCore:
         machine_cores=len(per_core),
         mean_per_core_pct=[round(float(v), 1) for v in per_core],
         core_ids=[int(c) for c in per_core.index],
+        **_worth_and_moves(runs, row),
         rps=float(row["rps"]),
         cpu_ms_per_request=ms,
         p50_ms=float(row["p50_ms"]),
@@ -216,6 +241,7 @@ def every_core_claim(runs: Runs) -> EveryCore:
         idle_workers=int(_number(cluster.get("idle_workers")) or 0),
         users_bound=bool(_number(cluster.get("users_bound")) or False),
         users=int(cluster["users"]),
+        other_cores=_worth_and_moves(runs, cluster)["other_cores"],
     )
 
 
@@ -233,6 +259,24 @@ def not_parallel_claim(runs: Runs) -> NotParallel:
         cluster_cpu_pct=float(cluster["server_cpu_pct"]),
         single_p50_ms=float(single["p50_ms"]),
     )
+
+
+def _worth_and_moves(runs: Runs, row: dict[str, Any]) -> dict[str, Any]:
+    """What else the cores did over the measured window, and how often the server changed cores."""
+    worth = cores_worth(runs)
+    worth = worth[worth["run"] == row["run"]]
+    window = measured_window(runs, str(row["label"]))
+    if window is not None:
+        worth = worth[(worth["t"] >= window[0]) & (worth["t"] <= window[1])]
+    moves = core_moves(runs)
+    moves = moves[moves["run"] == row["run"]]
+    found = moves.iloc[0] if len(moves) else None
+    return {
+        "other_cores": round(float(worth["other"].mean()), 2) if len(worth) else 0.0,
+        "core_moves": int(found["moves"]) if found is not None else -1,
+        "cores_visited": int(found["cores_visited"]) if found is not None else -1,
+        "seconds": float(found["seconds"]) if found is not None else 0.0,
+    }
 
 
 def _number(value: Any) -> float | None:
