@@ -14,7 +14,8 @@ The rules, each a line below:
 - **generators**: Locust processes enough that none passes ``GENERATOR_TARGET_PCT`` of a core, from
   the expected req/s and what one Locust process sends per core (its *budget*, measured on this
   machine by ``python -m corelab generators``, else the reference figure below).
-- **limit**: on a machine the generators share, the server can have the cores left after them:
+- **limit**: on a machine the generators share, the server can have the cores left after them
+  (their fixed cost and their cost per request):
   ``limit_rps = (compute cores - generator cores) * 1000 / cpu_ms``. SMT siblings count as one
   core (a second thread adds 0-30% on pure-Python work), so a run may pass the limit a little.
 """
@@ -37,10 +38,15 @@ from plumbing.procs import PROJECT_ROOT
 USERS_PER_WORKER = 4
 # Plan each Locust process to stay under this share of a core: 80% marks a run generator-bound.
 GENERATOR_TARGET_PCT = 60.0
-# Requests a second one Locust process sends for a full core of its own, by client. Reference
-# figures from the 2-vCPU AMD EPYC VM (CPython 3.11): FastHttpUser 4,140 req/s at 94-98% of a core
-# on GET / (``python -m corelab generators``); HttpUser (requests) about a quarter of that.
-REFERENCE_BUDGET_RPS = {"fast": 4300.0, "requests": 1100.0, "socketio": 1000.0}
+# Requests a second one Locust process sends for a full core of its own, by client, measured on the
+# 2-vCPU AMD EPYC VM with Locust 2.47 (CPython 3.11): FastHttpUser 11,800 through the kit's own
+# scenario and counters (``python -m corelab generators``: 11,809 at 99% of a core); HttpUser
+# (requests) 0.26 of FastHttpUser on a bare GET / (3,070 against 11,850 req/s, each at a full core).
+# A client with no figure here (the chat's Socket.IO) is paced, and its plan needs no budget.
+REFERENCE_BUDGET_RPS = {"fast": 11800.0, "requests": 3070.0}
+# What a Locust process costs whatever its rate (its stats, timers and users' greenlets), in cores:
+# `make demo` measured 5-6% of a core at 192 req/s, of which the requests are under 2%.
+GENERATOR_BASELINE_CORES = 0.04
 # Where ``python -m corelab generators`` writes this machine's own figure.
 BUDGET_FILE = PROJECT_ROOT / "results" / "generator-budget.json"
 
@@ -126,10 +132,13 @@ def load_plan(
     users = users or (max(scen.users, USERS_PER_WORKER * workers) if scen.saturating else scen.users)
     budget, source = (budget_rps, "given") if budget_rps else generator_budget(scen.client)
     compute = min(count.compute_cores, float(count.usable))
-    expected, limit = _expected(scen, workers, users, compute, budget)
+    expected, _ = _expected(scen, workers, users, compute, budget, 0.0)
     planned = generators or max(1, math.ceil((expected or 0.0) / (budget * GENERATOR_TARGET_PCT / 100)))
     planned = min(planned, users)  # a generator process needs at least one user
-    generator_cores = (expected or 0.0) / budget
+    # Again, now that the generators' fixed cost is known: what they take is not the workers'.
+    reserved = planned * GENERATOR_BASELINE_CORES
+    expected, limit = _expected(scen, workers, users, compute, budget, reserved)
+    generator_cores = reserved + (expected or 0.0) / budget
     if count.smt:
         notes.append(
             f"SMT: {len(count.ids)} logical CPUs are {count.physical_usable} physical cores; the limit counts "
@@ -160,9 +169,10 @@ def load_plan(
 
 
 def _expected(
-    scen: Scenario, workers: int, users: int, compute: float, budget: float
+    scen: Scenario, workers: int, users: int, compute: float, budget: float, reserved: float
 ) -> tuple[float | None, float | None]:
-    """(expected req/s, limit req/s) for the scenario's cost model."""
+    """(expected req/s, limit req/s) for the scenario's cost model; ``reserved``: cores the generators
+    take whatever the rate (their fixed cost)."""
     if scen.paced_rps_per_user:
         return users * scen.paced_rps_per_user, None
     if scen.wait_ms:
@@ -170,8 +180,8 @@ def _expected(
     if not scen.cpu_ms:
         return None, None
     per_core = 1000 / scen.cpu_ms
-    # The generators' cores come out of the same machine: R = (C - R / budget) * per_core.
-    cores = min(compute, float(workers))
+    # The generators' cores come out of the same machine: R = (C - reserved - R / budget) * per_core.
+    cores = max(0.0, min(compute, float(workers)) - reserved)
     limit = cores * per_core / (1 + per_core / budget)
     # Closed-loop users: at most one request each in the server at once.
     return min(limit, users * per_core), limit

@@ -17,7 +17,7 @@ from corelab.harness.plan import load_plan
 PLAN = load_plan("cpu")
 WORKERS = PLAN.workers
 # The speed-up over one process must reach this share of the plan's limit in cores (the usable
-# cores less the load generator's share): 1.6x on 2 cores, 12.5x on 16.
+# cores less the load generator's share): 1.55x on 2 cores, 12.7x on 16.
 NEED_OF_LIMIT = 0.8
 RESPAWN_WITHIN_S = 2.0
 PRIMARY_DEATH_WITHIN_S = 2.0
