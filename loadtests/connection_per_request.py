@@ -8,7 +8,8 @@ hands them straight to a worker. corelab.lessons.connections.primary_cost_bench 
 Locust, not the server, is the limit here (on the 2-core VM one Locust process opens 1,300 to
 2,000 connections a second at 86-98% of a core): that is fine for a figure in CPU per connection.
 
-When CORELAB_CONNECTION_TIMELINE names a file, the connections served per tenth of a second
+When CORELAB_CONNECTION_TIMELINE names a file (NAME.csv), each Locust process that sent requests
+writes NAME-<pid>.csv beside it: the connections served per tenth of a second
 (``t`` in Unix seconds, the bucket's start) are written there as CSV when Locust quits, so the
 benchmark can count the connections inside exactly the window in which it measured CPU.
 """
@@ -19,6 +20,7 @@ import math
 import os
 import time
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import _worker_counts
@@ -51,9 +53,11 @@ def _count_connection(exception: Any = None, **_kwargs: Any) -> None:
 @events.quitting.add_listener
 def _write_timeline(**_kwargs: Any) -> None:
     path = os.environ.get(env.CONNECTION_TIMELINE)
-    if not path:
-        return
-    with open(path, "w") as f:
+    if not path or not (_served or _failed):
+        return  # nothing to say (a distributed run's master sends no requests)
+    # One file per process that sent requests: with K generator processes, K files, summed by the reader.
+    mine = Path(path).with_name(f"{Path(path).stem}-{os.getpid()}{Path(path).suffix}")
+    with open(mine, "w") as f:
         f.write("t,connections,failures\n")
         for bucket in sorted(_served.keys() | _failed.keys()):
             f.write(f"{bucket / 10:.1f},{_served[bucket]},{_failed[bucket]}\n")

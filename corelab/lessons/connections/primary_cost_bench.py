@@ -111,6 +111,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--workers", type=int, default=2, help="workers per cluster (1 to the usable cores, or 16 where fewer)"
     )
+    parser.add_argument(
+        "--generators", type=int, default=1, help="Locust processes opening connections (1..the usable cores)"
+    )
     parser.add_argument("--no-node", action="store_true", help="do not measure Node's cluster beside")
     parser.add_argument("--out", type=Path, default=None, help="results folder (default: results/primary-cost-<time>)")
 
@@ -124,7 +127,11 @@ def run_command(args: argparse.Namespace) -> int:
     most = max(16, usable_core_count())  # more workers than cores measures bookkeeping: allowed up to 16
     if not (6 <= args.seconds <= 600 and 1 <= args.users <= 200 and 1 <= args.workers <= most):
         raise ValueError(f"--seconds must be in 6..600, --users in 1..200, --workers in 1..{most}")
-    cfg = PrimaryCostConfig(tuple(args.policies), args.workers, args.users, args.seconds, node=not args.no_node)
+    if not 1 <= args.generators <= min(args.users, max(1, usable_core_count())):
+        raise ValueError("--generators must be in 1..the usable cores, and no more than --users")
+    cfg = PrimaryCostConfig(
+        tuple(args.policies), args.workers, args.users, args.seconds, node=not args.no_node, generators=args.generators
+    )
     result = measure_primary_cost(cfg, out=args.out)
     print()
     print(result.summary_table())

@@ -76,6 +76,9 @@ class PrimaryCostConfig:
     # caches settle, and the window sees the working pace only.
     warmup_s: float = 3.0
     node: bool = True
+    # Locust processes opening the connections (K > 1: a master and K workers, each with its own
+    # connection timeline, summed): one process opens a few thousand a second at a full core.
+    generators: int = 1
 
 
 @dataclass(frozen=True)
@@ -206,21 +209,32 @@ def _measure(
     )
 
 
+def read_timelines(path: Path) -> pd.DataFrame | None:
+    """The connections served per tenth of a second, summed over every Locust process's file
+    (NAME-<pid>.csv beside ``path``: loadtests/connection_per_request.py); None when none wrote one."""
+    parts = [pd.read_csv(f) for f in sorted(path.parent.glob(f"{path.stem}-*{path.suffix}"))]
+    if not parts:
+        return None
+    return pd.concat(parts).groupby("t", as_index=False)[["connections", "failures"]].sum()
+
+
 def run_primary(server: Server, run_dir: Path, run_id: str, cfg: PrimaryCostConfig, machine: dict) -> PrimaryCost:
     """One corelab.harness.run.run_one run of ``server`` under new connections, its primary's CPU snapshotted during
     the load; the run's folder is the kit's, plus the snapshots and the primary's figures in meta.json."""
-    load = LoadConfig(users=cfg.users, seconds=cfg.seconds, ramp_s=SCENARIO.ramp_s)
+    load = LoadConfig(users=cfg.users, seconds=cfg.seconds, ramp_s=SCENARIO.ramp_s, generators=cfg.generators)
     spec = RunSpec(server.variant, cfg.workers, server.policy, SCENARIO, load, title=f"{server.label} (primary cost)")
     timeline_path = run_dir / TIMELINE_FILE
     snapshots: list[Snapshot] = []
     env = {CONNECTION_TIMELINE: str(timeline_path)}
     run_one(spec, run_dir, run_id, machine, None, env, during=snapshot_while_loaded(snapshots))
-    if not timeline_path.exists():
+    timeline = read_timelines(timeline_path)
+    if timeline is None:
         log = (run_dir / "locust.log").read_text(errors="replace")
         raise RuntimeError(f"{server.label}: Locust wrote no connection timeline:\n{log}")
+    timeline.to_csv(timeline_path, index=False)  # the run's one timeline, every generator summed
     meta = json.loads((run_dir / "meta.json").read_text())
     procs = pd.read_csv(run_dir / "procs.csv")
-    cost = _measure(snapshots, pd.read_csv(timeline_path), procs, meta["sampler_started_at"], server, cfg)
+    cost = _measure(snapshots, timeline, procs, meta["sampler_started_at"], server, cfg)
     pd.DataFrame([asdict(s) for s in snapshots]).to_csv(run_dir / "cpu_snapshots.csv", index=False)
     write_json(run_dir / "meta.json", {**meta, "primary_cost": cost.row()})
     return cost
