@@ -18,7 +18,7 @@ from matplotlib.figure import Figure
 from matplotlib.image import AxesImage
 
 from corelab.figures.common import GENERATOR_BUSY_PCT, labels_in_order, measured_window
-from corelab.harness.results import Runs
+from corelab.harness.results import Runs, run_notes
 from corelab.harness.shares import cores_worth, server_on_cores
 
 ROW_IN = 0.45  # a core's row, while there are few
@@ -116,11 +116,13 @@ def plot_core_heatmap(runs: Runs, *, title: str | None = None) -> Figure:
         mean = cores.groupby("core")["util_pct"].mean()
         row = runs.summary[runs.summary["label"] == label].iloc[0]
         busy = busy_summary(mean)
+        honesty = run_notes(row).replace("!", "")  # generator-bound, users-bound, idle workers
         ax.set_title(
             f"{label}: {busy}; the server used {row.server_cpu_pct:.0f}% of a core, "
-            f"Locust {row.generator_cpu_pct:.0f}%",
+            f"Locust {row.generator_cpu_pct:.0f}%" + (f"; {honesty.replace(' ', ', ', 1)}" if honesty else ""),
             fontsize=9,
             loc="left",
+            color="firebrick" if honesty else "black",
         )
         _draw_strip(strip, worth[worth["label"] == label], len(ids), int(row.workers), legend=n == 0)
     axes[-1, 0].set_xlabel("seconds")
