@@ -36,7 +36,7 @@ from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
 from plumbing import env
-from plumbing.cores import usable_cores
+from plumbing.cores import readings_of, usable_cores
 
 # 2 Hz: a bar that moves twice a second reads as live, and the page promises at least once a second.
 SAMPLE_PERIOD_S = 0.5
@@ -81,8 +81,7 @@ class CoresSampler:
 
     def sample(self) -> Sample:
         now = time.time()
-        every = psutil.cpu_percent(percpu=True)
-        cores = [every[c] if c < len(every) else 0.0 for c in self.core_ids]
+        cores = readings_of(psutil.cpu_percent(percpu=True), self.core_ids)
         cpu_s = self._process_cpu_s()
         served = Counter(self.served_by)
         self.seq += 1

@@ -71,6 +71,12 @@ def usable_cores() -> list[int]:
     return list(range(os.cpu_count() or 1))  # macOS has no affinity masks: every core
 
 
+def readings_of(values: list[float], ids: list[int] | tuple[int, ...]) -> list[float]:
+    """The readings of cores ``ids`` from a per-CPU list (``psutil.cpu_percent(percpu=True)``), in the
+    order of ``ids``; 0 for a CPU taken offline since ``ids`` was read."""
+    return [values[c] if c < len(values) else 0.0 for c in ids]
+
+
 def usable_core_count() -> int:
     """How many cores' worth of CPU this process may use (the affinity mask, capped by a cgroup quota)."""
     return core_count().usable

@@ -31,6 +31,11 @@ LISTED_CORES = 8  # up to this many cores, a title lists each one's busy %
 IDLE_PCT = 5.0  # a core below this mean busy % over the window counts as idle in a title
 
 
+def named_rows(n: int) -> list[int]:
+    """The rows of an n-core heatmap that get a name: every one, or every k-th (at most MAX_TICKS)."""
+    return list(range(0, n, max(1, -(-n // MAX_TICKS))))  # -(-a // b): a / b rounded up
+
+
 def core_ids(cores: pd.DataFrame) -> list[int]:
     """The cores the samples cover, in order (the usable ones: not always 0..N-1)."""
     return sorted(int(c) for c in cores["core"].unique())
@@ -69,8 +74,7 @@ def draw_cores(ax: Axes, cores: pd.DataFrame, ids: list[int]) -> AxesImage:
     image = ax.imshow(
         table.to_numpy(), aspect="auto", cmap="inferno", vmin=0, vmax=100, interpolation="nearest", extent=extent
     )
-    step = max(1, -(-n // MAX_TICKS))  # ceil: at most MAX_TICKS names
-    rows = list(range(0, n, step))
+    rows = named_rows(n)
     ax.set_yticks(rows, [f"core {ids[r]}" for r in rows], fontsize=9 if n <= LISTED_CORES else 7)
     return image
 

@@ -20,7 +20,7 @@ from corelab.figures.common import (
     per_worker_panels,
     users_limit_rps,
 )
-from corelab.harness.results import Runs
+from corelab.harness.results import Runs, given
 from corelab.harness.scenarios import SCENARIOS
 
 # Up to this many workers a title lists each one's share; beyond, it says how uneven they were.
@@ -201,7 +201,7 @@ def with_idle_workers(runs: Runs) -> pd.DataFrame:
     rows = []
     for r in runs.summary.itertuples():
         idle = getattr(r, "idle_workers", None)
-        if idle is None or pd.isna(idle):
+        if not given(idle):
             continue
         rows += [
             {"run": r.run, "label": r.label, "pid": -(k + 1), "responses": 0, "share": 0.0} for k in range(int(idle))

@@ -255,14 +255,14 @@ def run_notes(row: Any) -> str:
     notes = []
     if row.generator_bound:
         notes.append("generator-bound!")
-    if _given(getattr(row, "users_bound", None)) and bool(row.users_bound):
+    if given(getattr(row, "users_bound", None)) and bool(row.users_bound):
         notes.append("users-bound!")
     idle = getattr(row, "idle_workers", None)
-    if _given(idle) and int(idle) > 0:
+    if given(idle) and int(idle) > 0:
         notes.append(f"{int(idle)} idle worker{'s' if int(idle) > 1 else ''}!")
     return " ".join(notes)
 
 
-def _given(value: Any) -> bool:
+def given(value: Any) -> bool:
     """Not missing: runs stored before a column existed read it back as NaN."""
     return value is not None and not pd.isna(value)

@@ -279,7 +279,7 @@ def _make_figure(cores: list[int], expected_s: float) -> tuple[Any, Any, Any]:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    from corelab.figures.cores import MAX_TICKS
+    from corelab.figures.cores import named_rows
 
     n_cores = len(cores)
     fig = Figure(figsize=(8, 0.9 + min(4.5, 0.35 * n_cores)), dpi=DPI, layout="constrained")
@@ -290,8 +290,8 @@ def _make_figure(cores: list[int], expected_s: float) -> tuple[Any, Any, Any]:
     )
     ax.set_xlim(0, max(1.0, expected_s))
     ax.set_ylim(n_cores - 0.5, -0.5)
-    step = max(1, -(-n_cores // MAX_TICKS))
-    ax.set_yticks(range(0, n_cores, step), [f"core {cores[r]}" for r in range(0, n_cores, step)])
+    rows = named_rows(n_cores)
+    ax.set_yticks(rows, [f"core {cores[r]}" for r in rows])
     ax.set_xlabel("seconds")
     fig.colorbar(image, ax=ax, label="core %", fraction=0.03, pad=0.02)
     return fig, ax, image

@@ -20,7 +20,7 @@ from typing import Any
 import psutil
 
 from corelab.live.toptree import LocustFinder, Member, listening_ports, tree
-from plumbing.cores import usable_cores
+from plumbing.cores import readings_of, usable_cores
 from plumbing.procs import running
 
 HISTORY = 40  # samples per core in the history strip: 10 s at 4 Hz
@@ -200,8 +200,7 @@ class Watcher:
         if self.admin_port is not None and now >= self._next_admin:
             self._read_admin()
             self._next_admin = now + self.admin_every
-        every = psutil.cpu_percent(percpu=True)
-        cores = [every[c] if c < len(every) else 0.0 for c in self.core_ids]
+        cores = readings_of(psutil.cpu_percent(percpu=True), self.core_ids)
         for strip, value in zip(self._history, cores, strict=False):
             strip.append(value)
         rows = self._rows(now)

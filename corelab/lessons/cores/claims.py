@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from corelab.claim import Claim
-from corelab.harness.results import Runs
+from corelab.harness.results import Runs, given
 from corelab.harness.scenarios import SCENARIOS
 from corelab.harness.shares import core_moves, cores_worth, measured_window
 
@@ -281,9 +281,7 @@ def _worth_and_moves(runs: Runs, row: dict[str, Any]) -> dict[str, Any]:
 
 def _number(value: Any) -> float | None:
     """A summary value, or None where the run predates its column (read back as NaN)."""
-    if value is None or value != value:  # NaN is the one value not equal to itself
-        return None
-    return float(value)
+    return float(value) if given(value) else None
 
 
 def _first(runs: Runs, variant: str) -> dict[str, Any]:
