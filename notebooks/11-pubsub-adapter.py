@@ -18,8 +18,8 @@
 #
 # **Measurement.** The chat scenario of notebook 10, against `servers.sticky` and
 # `servers.pubsub` (2 workers each), with a real Redis (`bench(..., redis=True)`: `REDIS_URL` if
-# set, else a `redis-server` started on a free port and stopped after). Then the same load on
-# pubsub while its Redis is stopped for a few seconds and started again.
+# set, else a Redis-compatible server started on a free port and stopped after, as in notebook 09).
+# Then the same load on pubsub while its Redis is stopped for a few seconds and started again.
 
 # %%
 from corelab import (

