@@ -27,7 +27,9 @@
 # primary; `shared`: the workers accept on one inherited socket, as gunicorn and uvicorn do;
 # `shared-one`, where the cluster has it: the same socket, but a worker takes one connection per
 # wakeup; `reuseport`: one `SO_REUSEPORT` socket per worker, hashed by the kernel), against
-# gunicorn serving the same app, and against one process as the baseline.
+# gunicorn serving the same app, and against one process as the baseline. `reuseport` balances on
+# Linux only: on macOS and the BSDs SO_REUSEPORT does not balance (the last socket bound gets every
+# connection), and the cluster warns when it starts it there.
 
 # %%
 from corelab import QUICK, balance, pick, plot_balance, plot_burst
@@ -46,7 +48,8 @@ bursts
 # **What to notice.** Each row of a grid is one burst, each column one worker, each cell the
 # connections that worker got; a red cell is a worker that got none, and the red bar beside it is
 # that burst's throughput: about one process's worth (the dashed line), because one core did all
-# the work. Why does a shared socket do this? Every idle worker sleeps in `epoll` on the same
+# the work. Why does a shared socket do this? Every idle worker sleeps in `epoll` (Linux's; on
+# macOS and the BSDs asyncio uses `kqueue`, which wakes waiters its own way) on the same
 # socket; the kernel wakes one (or several), and asyncio's accept loop then accepts *every*
 # connection waiting in the queue, up to its backlog, before it serves anything. The first worker
 # awake *can* drain the queue; how often it does depends on how the kernel schedules the workers
@@ -92,7 +95,7 @@ balance_claim(result, one, users=20)
 #   With `shared` the kernel picks whichever worker is waiting in `accept()`; with users that
 #   start over two seconds on a small machine the result is often close to even, but
 #   nothing makes it so, and part 1 showed what a burst does. `reuseport` hashes the client's
-#   address and port: even on average, uneven for few clients.
+#   address and port (Linux): even on average, uneven for few clients; on macOS one worker gets all.
 # - *Keep-alive*: the connection count is fixed when the users connect; after that, requests
 #   follow connections. Even connections give even requests only when every client sends at the
 #   same rate, and a single client is served by a single worker whatever the policy.

@@ -17,8 +17,13 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import psutil
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 CPU_TOPOLOGY = Path("/sys/devices/system/cpu")
@@ -69,6 +74,27 @@ def usable_cores() -> list[int]:
     if hasattr(os, "sched_getaffinity"):  # Linux
         return sorted(os.sched_getaffinity(0))
     return list(range(os.cpu_count() or 1))  # macOS has no affinity masks: every core
+
+
+def last_core(proc: psutil.Process) -> int | None:
+    """The logical CPU ``proc`` last ran on, or None where psutil cannot say (macOS: no ``cpu_num``)."""
+    try:
+        return proc.cpu_num()
+    except (AttributeError, NotImplementedError):
+        return None
+
+
+def can_pin() -> bool:
+    """Whether this OS can pin a process to cores: Linux has sched_setaffinity, macOS has nothing like it."""
+    return hasattr(os, "sched_setaffinity")
+
+
+def pinning_unsupported(option: str) -> str:
+    """The one line that refuses ``option`` (e.g. ``--pin``) where the OS cannot pin."""
+    return (
+        f"{option} pins processes to cores (os.sched_setaffinity), which this OS ({sys.platform}) does not have: "
+        f"run without {option} (the scheduler then places them)"
+    )
 
 
 def readings_of(values: list[float], ids: list[int] | tuple[int, ...]) -> list[float]:

@@ -16,7 +16,9 @@ from pathlib import Path
 import psutil
 
 from plumbing import env as envnames
-from plumbing.lifeline import set_parent_death_signal
+from plumbing import lifeline
+from plumbing.cores import can_pin, pinning_unsupported
+from plumbing.lifeline import Lifeline, set_parent_death_signal
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -48,9 +50,12 @@ class ManagedProcess:
     whole group gets SIGTERM, then SIGKILL if it has not gone within ``grace`` seconds.
 
     ``die_with_parent`` also covers the one case no ``finally`` can: this process killed by
-    SIGKILL. The kernel then kills the child (Linux). Only for a child started from a
-    long-lived thread: the kernel acts when the *thread* that started the child exits.
-    ``cores`` pins the child (and every process it forks) to those cores before it execs.
+    SIGKILL. The kernel then kills the child (Linux: PR_SET_PDEATHSIG; only for a child started
+    from a long-lived thread, as the kernel acts when the *thread* that started the child exits).
+    Where the kernel cannot (macOS), a lifeline pipe's watcher kills the child's group instead
+    (plumbing/lifeline.py).
+    ``cores`` pins the child (and every process it forks) to those cores before it execs; where
+    the OS cannot pin (macOS), asking for it raises ``PinningUnsupported`` before anything starts.
     """
 
     def __init__(
@@ -71,6 +76,12 @@ class ManagedProcess:
         self.grace = grace
         self.die_with_parent = die_with_parent
         self.cores = list(cores) if cores else None
+        if self.cores and not can_pin():
+            # Refused here, in the parent: in preexec_fn it would be a traceback from the child.
+            raise PinningUnsupported(pinning_unsupported("cores=..."))
+        self._lifeline: Lifeline | None = None
+        # The tag last: whatever environment the caller hands over, the child is the kit's.
+        child_env = {**os.environ, **(env or {}), **kit_tag()}
         log = open(log_path, "wb") if log_path else subprocess.DEVNULL  # noqa: SIM115
         try:
             self.popen = subprocess.Popen(
@@ -79,8 +90,7 @@ class ManagedProcess:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 cwd=cwd,
-                # The tag last: whatever environment the caller hands over, the child is the kit's.
-                env={**os.environ, **(env or {}), **kit_tag()},
+                env=child_env,
                 start_new_session=True,
                 preexec_fn=self._in_child if die_with_parent or self.cores else None,
             )
@@ -88,6 +98,14 @@ class ManagedProcess:
             # The child has its own copy of the log's descriptor; ours can close at once.
             if log is not subprocess.DEVNULL:
                 log.close()
+        if die_with_parent and not lifeline.has_parent_death_signal():
+            # No PR_SET_PDEATHSIG here: a watcher on a pipe only we hold kills the group when we go.
+            try:
+                self._lifeline = Lifeline(self.popen.pid, env=child_env)
+            except BaseException:
+                signal_group(self.popen.pid, signal.SIGKILL)
+                self.popen.wait()
+                raise
 
     def _in_child(self) -> None:
         # Between fork and exec, in the child: both survive exec and are inherited by its forks.
@@ -103,10 +121,18 @@ class ManagedProcess:
     @property
     def returncode(self) -> int | None:
         """The exit code, or None while the process runs (negative: killed by that signal)."""
-        return self.popen.poll()
+        return self._reaped(self.popen.poll())
 
     def alive(self) -> bool:
-        return self.popen.poll() is None
+        return self.returncode is None
+
+    def _reaped(self, code: int | None) -> int | None:
+        # Once the leader is reaped its pgid may be reused: the lifeline's watcher must act now
+        # (killing what is left of the group), never later on a stranger's group.
+        if code is not None and self._lifeline is not None:
+            self._lifeline.release()
+            self._lifeline = None
+        return code
 
     def log_text(self) -> str:
         if self.log_path is None:
@@ -122,7 +148,9 @@ class ManagedProcess:
         return " | ".join(kept[-lines:])
 
     def wait(self, timeout: float | None = None) -> int:
-        return self.popen.wait(timeout)
+        code = self._reaped(self.popen.wait(timeout))
+        assert code is not None
+        return code
 
     def terminate(self) -> None:
         """SIGTERM the whole group (a cluster's primary then stops its workers gracefully)."""
@@ -137,7 +165,7 @@ class ManagedProcess:
             pass
         # Even when the leader has exited, members of its group may linger: kill them too.
         signal_group(self.pid, signal.SIGKILL)
-        return self.popen.wait()
+        return self.wait()
 
     def stop(self) -> int:
         """SIGTERM the whole group, wait ``grace`` seconds, then SIGKILL whatever is left. Returns the exit code."""
@@ -149,6 +177,10 @@ class ManagedProcess:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class PinningUnsupported(ValueError):
+    """Pinning to cores was asked for where the OS has no CPU affinity (macOS); the message is one line."""
 
 
 def signal_group(pgid: int, sig: int) -> None:

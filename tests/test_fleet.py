@@ -9,6 +9,7 @@ from __future__ import annotations
 import http.cookiejar
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -36,6 +37,7 @@ from servers.fleet.errors import (
     EXIT_BUSY_PORT,
     EXIT_CADDY_MISSING,
     EXIT_HOST_BOOT_FAILED,
+    EXIT_LOOPBACK_MISSING,
     EXIT_REDIS_UNAVAILABLE,
     EXIT_USAGE,
     FleetError,
@@ -350,6 +352,63 @@ def test_unreachable_redis_is_a_one_line_error() -> None:
 def test_a_host_that_cannot_boot_stops_the_fleet() -> None:
     result = run_fleet_command("--port", str(free_port()), "--app", "servers.no_such_module:create_app")
     _assert_one_line_error(result, EXIT_HOST_BOOT_FAILED, "host 1", "could not boot")
+
+
+# lo with 127.0.0.1/32 only: the loopback device of a Mac (lo0) or of a bare container.
+_ONLY_127_0_0_1 = "ip link set lo up && ip addr del 127.0.0.1/8 dev lo && ip addr add 127.0.0.1/32 dev lo"
+
+
+def _netns_unavailable() -> str | None:
+    """Why a network namespace cannot be made here, or None when it can."""
+    if os.geteuid() != 0:
+        return "needs root for a network namespace (unshare --net)"
+    for tool in ("unshare", "ip"):
+        if shutil.which(tool) is None:
+            return f"needs {tool} (util-linux / iproute2)"
+    probe = subprocess.run(["unshare", "--net", "sh", "-c", _ONLY_127_0_0_1], capture_output=True, text=True)
+    if probe.returncode != 0:
+        return f"cannot make a network namespace here: {probe.stderr.strip()[:200]}"
+    return None
+
+
+def test_missing_loopback_addresses_stop_the_fleet_before_it_starts_naming_the_fix() -> None:
+    """As on a Mac: lo has only 127.0.0.1, so 127.0.0.2 and .3 cannot be bound."""
+    why = _netns_unavailable()
+    if why:
+        pytest.skip(why)
+    marker = f"netns-{os.getpid()}-{time.monotonic_ns()}"
+    argv = python_module("servers.fleet", "--hosts", "2", "--port", str(free_port()))
+    result = subprocess.run(
+        ["unshare", "--net", "sh", "-c", f'{_ONLY_127_0_0_1} && exec "$@"', "sh", *argv],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, "CORELAB_NETNS_PROBE": marker},
+    )
+    line = _assert_one_line_error(result, EXIT_LOOPBACK_MISSING, "127.0.0.2, 127.0.0.3")
+    assert "`sudo ip addr add 127.0.0.2/8 dev lo`" in line
+    # Checked before anything started: no Redis, host or Caddy was ever there to leave behind.
+    assert "fleet:" not in result.stderr, result.stderr
+    left = []
+    for proc in psutil.process_iter(["pid"]):
+        try:
+            if proc.environ().get("CORELAB_NETNS_PROBE") == marker:
+                left.append(proc.pid)
+        except (psutil.Error, OSError):
+            continue
+    assert left == []
+
+
+def test_pin_is_refused_in_one_line_where_the_os_cannot_pin(monkeypatch, capsys) -> None:
+    from servers.fleet.config import parse_args
+
+    monkeypatch.delattr(os, "sched_setaffinity", raising=False)
+    with pytest.raises(SystemExit) as exited:
+        parse_args(["--pin", "--workers", "1"])
+    assert exited.value.code == EXIT_USAGE
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("error: --pin") and "sched_setaffinity" in line
 
 
 def test_pin_gives_each_host_its_cores_and_sigkill_of_the_fleet_takes_every_child_with_it(start_fleet) -> None:

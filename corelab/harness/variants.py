@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 from plumbing.procs import python_module
 from servers.cluster.policies import BALANCING_POLICIES, DEFAULT_POLICY
-from servers.fleet.config import LB_POLICIES, workers_per_host
+from servers.fleet.config import LB_POLICIES, FleetConfig, workers_per_host
+from servers.fleet.loopback import check_loopback
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,9 @@ class Variant:
     def workers_for(self, planned: int) -> int:
         """How many workers to give it when the load plan has ``planned`` for the machine."""
         return planned
+
+    def check_machine(self) -> None:
+        """Raise, with one line that says the fix, if this machine cannot run the variant; before any run."""
 
     def command(self, port: int, workers: int, policy: str | None) -> list[str]:
         args = ["--host", "127.0.0.1", "--port", str(port)]
@@ -57,6 +61,10 @@ class FleetVariant(Variant):
 
     def workers_for(self, planned: int) -> int:
         return workers_per_host(planned, self.hosts)
+
+    def check_machine(self) -> None:
+        # macOS has only 127.0.0.1 on lo0: LoopbackMissing names the `ifconfig lo0 alias` line.
+        check_loopback(FleetConfig(hosts=self.hosts).host_addresses())
 
 
 VARIANTS: dict[str, Variant] = {

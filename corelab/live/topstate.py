@@ -20,7 +20,7 @@ from typing import Any
 import psutil
 
 from corelab.live.toptree import LocustFinder, Member, listening_ports, tree
-from plumbing.cores import readings_of, usable_cores
+from plumbing.cores import last_core, readings_of, usable_cores
 from plumbing.procs import running
 
 HISTORY = 40  # samples per core in the history strip: 10 s at 4 Hz
@@ -83,7 +83,7 @@ class CpuMeter:
         """(cpu %, core, rss) of ``proc`` now; cpu is None on its first reading."""
         with proc.oneshot():  # one read of /proc/<pid>/stat for all three
             times = proc.cpu_times()
-            core = proc.cpu_num() if hasattr(proc, "cpu_num") else None
+            core = last_core(proc)  # None on macOS: psutil has no cpu_num there
             rss = proc.memory_info().rss
         used = times.user + times.system
         previous = self._last.get(proc.pid)

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import psutil
 
+from plumbing.listeners import process_connections, tcp_listeners
+
 LOOPBACK = "127.0.0.1"
 # Addresses on which a listener also answers 127.0.0.1:P.
 REACHABLE_FROM_LOOPBACK = {LOOPBACK, "0.0.0.0", "::", "::ffff:127.0.0.1"}
@@ -40,18 +42,20 @@ class Member:
 
 def listening_pids(port: int) -> list[int]:
     """Pids of the processes that hold a socket listening on 127.0.0.1:``port``."""
-    found = [
-        conn
-        for conn in psutil.net_connections(kind="tcp")
-        if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == port
-        and conn.laddr.ip in REACHABLE_FROM_LOOPBACK
-    ]  # fmt: skip
+    seen = tcp_listeners(port)
+    found = [listener for listener in seen.found if listener.ip in REACHABLE_FROM_LOOPBACK]
     if not found:
         start = f"python -m servers.cluster --port {port}"
+        if not seen.complete:
+            # macOS: only root sees every socket; this user's own processes were asked one by one.
+            raise NotFound(
+                f"none of this user's processes listens on {LOOPBACK}:{port} (this OS shows other users' "
+                f"sockets only to root): start a variant first (e.g. {start}), or pass --pid PID"
+            )
         raise NotFound(f"nothing is listening on {LOOPBACK}:{port}: start a variant first (e.g. {start})")
-    pids = sorted({conn.pid for conn in found if conn.pid})
+    pids = sorted({listener.pid for listener in found if listener.pid})
     if not pids:
-        raise NotFound(f"{LOOPBACK}:{port} is held by a process this user cannot see (another user's?)")
+        raise NotFound(f"{LOOPBACK}:{port} is held by a process this user cannot see (another user's?): pass --pid PID")
     return pids
 
 
@@ -177,7 +181,7 @@ def listening_ports(root: psutil.Process) -> set[int]:
     ports = set()
     for proc in [root, *root.children(recursive=True)]:
         try:
-            connections = proc.net_connections(kind="tcp")
+            connections = process_connections(proc)
         except psutil.Error:
             continue
         ports |= {c.laddr.port for c in connections if c.status == psutil.CONN_LISTEN}

@@ -114,7 +114,8 @@ def judge_primary_death(lab: LabRun, cluster: Server) -> None:
         f"SIGKILLed the primary; of its {len(workers)} worker(s), {len(left)} still ran "
         f"{PRIMARY_DEATH_WITHIN_S:g} s later" + (f" (pids {', '.join(str(p.pid) for p in left)})" if left else ""),
         "no code runs in a SIGKILLed primary: each worker must ask the kernel to kill it when its parent dies, "
-        "prctl(PR_SET_PDEATHSIG, SIGKILL) right after fork (TODO 3, plumbing/lifeline.py)",
+        "prctl(PR_SET_PDEATHSIG, SIGKILL) right after fork on Linux; macOS has no such call, so there a worker "
+        "watches os.getppid() or a pipe from the primary (TODO 3, plumbing/lifeline.py's die_with_parent)",
     )
 
 

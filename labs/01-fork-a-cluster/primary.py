@@ -7,7 +7,8 @@ What it does now: opens the port, forks ONE worker, and waits for it. Your job (
   TODO 1  fork --workers workers, all serving the one socket opened below;
   TODO 2  when a worker dies, fork another in its place (os.wait() tells you which one died);
   TODO 3  make every worker die with the primary, even when the primary is killed by SIGKILL
-          (no `finally` runs then: ask the kernel, see plumbing/lifeline.py);
+          (no `finally` runs then: ask the kernel, Linux's prctl; on macOS, watch for it;
+          see plumbing/lifeline.py);
   and on SIGTERM or Ctrl-C, stop the workers and exit.
 """
 

@@ -1,9 +1,10 @@
 """The fleet's child processes: plumbing.procs.ManagedProcess with the fleet's defaults.
 
 Each child is in its own process group (SIGTERM to the whole group on stop, SIGKILL to whatever
-lingers), tagged as the kit's, and killed by the kernel if the fleet dies (PR_SET_PDEATHSIG), so
-that a SIGKILLed fleet takes its hosts, its Redis and its load balancer with it. Optionally it is
-pinned to some cores before it execs, so a host's primary and every worker it forks stay on them.
+lingers), tagged as the kit's, and killed if the fleet dies (the kernel's PR_SET_PDEATHSIG on Linux, a
+lifeline pipe's watcher on macOS: plumbing/lifeline.py), so that a SIGKILLed fleet takes its hosts,
+its Redis and its load balancer with it. Optionally (Linux) it is pinned to some cores before it
+execs, so a host's primary and every worker it forks stay on them.
 """
 
 from __future__ import annotations

@@ -10,12 +10,13 @@ from dataclasses import dataclass
 from typing import NoReturn
 
 from plumbing import env
-from plumbing.cores import usable_core_count
+from plumbing.cores import can_pin, pinning_unsupported, usable_core_count
 from servers.listen import LOOPBACK
 
 # Caddy's lb_policy names: the ones that teach something about a fleet.
 LB_POLICIES = ("round_robin", "least_conn", "ip_hash", "cookie")
-# Hosts get 127.0.0.2, 127.0.0.3, ...: Linux routes all of 127.0.0.0/8 to the loopback device.
+# Hosts get 127.0.0.2, 127.0.0.3, ...: Linux routes all of 127.0.0.0/8 to the loopback device;
+# macOS has only 127.0.0.1 until aliases are added (servers/fleet/loopback.py checks and says how).
 FIRST_HOST_ADDRESS = "127.0.0.2"
 MAX_HOSTS = 200
 READY_LINE = "fleet ready"
@@ -148,7 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--pin",
         action="store_true",
-        help="pin each host to its own cores (CPU affinity); on one machine they still share its cores",
+        help="pin each host to its own cores (CPU affinity, Linux only); on one machine they still share its cores",
     )
     parser.add_argument("--health-interval", type=seconds, default=HealthConfig.interval_s, metavar="S")
     parser.add_argument("--health-timeout", type=seconds, default=HealthConfig.timeout_s, metavar="S")
@@ -207,6 +208,8 @@ def parse_args(argv: list[str] | None = None) -> tuple[FleetConfig, argparse.Nam
         parser.error("--health-interval and --health-timeout must be greater than 0")
     if args.upstream and not args.print_config:
         parser.error("--upstream is for --print-config (the fleet's own hosts are 127.0.0.2, 127.0.0.3, ...)")
+    if args.pin and not can_pin():
+        parser.error(pinning_unsupported("--pin"))
     if ":" not in args.app:
         parser.error("--app must look like module:factory")
     health = HealthConfig(

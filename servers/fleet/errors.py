@@ -11,6 +11,7 @@ EXIT_REDIS_UNAVAILABLE = 6
 EXIT_HOST_BOOT_FAILED = 7
 EXIT_BALANCER_FAILED = 8
 EXIT_NO_HOST_LEFT = 9
+EXIT_LOOPBACK_MISSING = 10  # a host's 127.0.0.N is not on this machine (macOS: ifconfig lo0 alias)
 
 
 class FleetError(Exception):

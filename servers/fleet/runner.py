@@ -2,7 +2,8 @@
 
 Signal handlers only enqueue; the main loop reads the queue and does the work. Everything the
 fleet starts is stopped in ``finally``: on success, on a startup error, on Ctrl-C or SIGTERM.
-Only SIGKILL skips ``finally``, and then the kernel kills each child (PR_SET_PDEATHSIG).
+Only SIGKILL skips ``finally``, and then each child is killed for it: by the kernel on Linux
+(PR_SET_PDEATHSIG), by its lifeline pipe's watcher elsewhere (plumbing/lifeline.py).
 """
 
 from __future__ import annotations
@@ -27,12 +28,14 @@ from servers.fleet.errors import (
     EXIT_BALANCER_FAILED,
     EXIT_BUSY_PORT,
     EXIT_HOST_BOOT_FAILED,
+    EXIT_LOOPBACK_MISSING,
     EXIT_NO_HOST_LEFT,
     EXIT_REDIS_UNAVAILABLE,
     FleetError,
     StopRequested,
 )
 from servers.fleet.hosts import Host, host_ready, start_host
+from servers.fleet.loopback import LoopbackMissing, check_loopback
 from servers.listen import ListenError, open_listener, warn_if_exposed
 
 if TYPE_CHECKING:
@@ -79,6 +82,7 @@ class Fleet:
         for sig in STOP_SIGNALS:
             signal.signal(sig, self._enqueue)
         try:
+            self._check_loopback()
             self._check_ports()
             caddy = find_caddy(self.config.caddy)
             self.run_dir = self._make_run_dir()
@@ -111,6 +115,13 @@ class Fleet:
             return None
 
     # -- starting -----------------------------------------------------------------------------
+    def _check_loopback(self) -> None:
+        """Fail before starting anything if a host's loopback address is missing (macOS has only 127.0.0.1)."""
+        try:
+            check_loopback(self.config.host_addresses())
+        except LoopbackMissing as exc:
+            raise FleetError(str(exc), EXIT_LOOPBACK_MISSING) from None
+
     def _check_ports(self) -> None:
         """Fail before starting anything if the load balancer's or a host's address is taken."""
         warn_if_exposed(self.config.host)

@@ -167,7 +167,8 @@ class LabRun:
                 False,
                 f"{len(left)} process(es) still running after it stopped: {described}",
                 "children must end with their parent: stop them on SIGTERM, and have the kernel kill them "
-                "if the parent dies (prctl PR_SET_PDEATHSIG, see plumbing/lifeline.py)",
+                "if the parent dies (Linux: prctl PR_SET_PDEATHSIG; macOS: a lifeline pipe or os.getppid(); "
+                "see plumbing/lifeline.py)",
             )
         _kill(left)
         server.process.stop()

@@ -15,7 +15,8 @@ from pathlib import Path
 import psutil
 
 from plumbing.procs import ManagedProcess, free_port, python_module, running
-from servers.fleet.config import READY_LINE
+from servers.fleet.config import READY_LINE, FleetConfig
+from servers.fleet.loopback import check_loopback
 
 # The hosts' loopback addresses, in the order the fleet starts them (host 1, host 2).
 HOST_ADDRESSES = ("127.0.0.2", "127.0.0.3")
@@ -73,7 +74,12 @@ class FleetHandle:
 
 @contextmanager
 def running_fleet(*args: str, log_path: Path) -> Iterator[FleetHandle]:
-    """The fleet's own output goes to ``log_path``; its hosts', Redis's and Caddy's logs beside it."""
+    """The fleet's own output goes to ``log_path``; its hosts', Redis's and Caddy's logs beside it.
+
+    Before anything starts, the hosts' loopback addresses are checked: on a Mac without the aliases
+    this raises servers.fleet.loopback.LoopbackMissing, whose message is the command that adds them.
+    """
+    check_loopback(FleetConfig(hosts=_hosts_in(args)).host_addresses())
     port = free_port()
     keep = log_path.with_suffix("")
     argv = python_module("servers.fleet", "--port", str(port), "--log-dir", str(keep), *args)
@@ -84,6 +90,13 @@ def running_fleet(*args: str, log_path: Path) -> Iterator[FleetHandle]:
                 raise RuntimeError(f"the fleet did not start:\n{process.log_text()}")
             time.sleep(0.05)
         yield FleetHandle(port, process)
+
+
+def _hosts_in(args: Sequence[str]) -> int:
+    """The --hosts a fleet is started with (servers.fleet's default without one)."""
+    if "--hosts" in args[:-1]:
+        return int(args[list(args).index("--hosts") + 1])
+    return FleetConfig.hosts
 
 
 def still_running(procs: Sequence[psutil.Process]) -> list[str]:
