@@ -12,9 +12,12 @@
 # **Claim.** An async server runs every request on one event loop. CPU work done *on* the loop stops
 # everything else in the process: a request that needs no work at all (a health check) waits until
 # the burns queued before it are done. Handing the work to a **process pool** keeps the loop free and
-# the health check instant. A **thread pool** does not: pure-Python work holds the GIL, so the loop
-# thread still waits its turn for the interpreter. (Node has the same trap and the same way out:
-# worker threads there, processes here.)
+# the health check instant, on every Python. A **thread pool** depends on the interpreter: where the
+# GIL is on (the usual CPython build) pure-Python work in a thread still takes turns with the loop
+# thread, so the probe barely improves; on a free-threaded build with the GIL off (3.13t, 3.14t) the
+# thread burns beside the loop on another core. The first cell says which interpreter this is, and the
+# claim at the end says what this run's thread pool did. (Node has the same trap and the same way
+# out: worker threads there, processes here.)
 #
 # **Measurement.** `python -m servers.single` serves `GET /work?ms=50&offload=MODE` (50 ms of
 # pure-Python CPU, on the loop, in a `ThreadPoolExecutor`, or in a `ProcessPoolExecutor` made once
@@ -26,6 +29,9 @@
 # %%
 from corelab import bench, blocked_loop_claim, pick, plot_cores, plot_probe_latency
 from corelab.lessons.one_process.blocked_loop import probe_table
+from corelab.lessons.one_process.pools import describe_gil
+
+print("the servers run on", describe_gil())
 
 # %%
 runs = bench(
@@ -44,7 +50,8 @@ probe_table(runs).round(1)
 fig = plot_probe_latency(runs)
 
 # %% [markdown]
-# The cores: with `none` and `thread` one process does all the work, so about one core is busy;
+# The cores: with `none` one process does all the work on one thread, so about one core is busy; with
+# `thread` too where the GIL is on (without it, the thread pool's burns can spread over the cores);
 # the process pool puts its workers on as many cores as there are burners and usable cores.
 
 # %%
@@ -55,6 +62,8 @@ blocked_loop_claim(runs)
 
 # %% [markdown]
 # **What to notice.** The probe's latency is the state of the event loop: with `none` it is about
-# as long as the queue of burns, with `process` it is a millisecond or so. `thread` is the
-# surprise: the thread pool frees the loop only in name. Use threads for work that releases the GIL
-# (I/O, hashing, compression, NumPy), processes for pure-Python work. Notebook 06 measures why.
+# as long as the queue of burns, with `process` it is a millisecond or so. `thread` is the one that
+# depends on the interpreter, and the claim above says which this was. With the GIL, the thread pool
+# frees the loop only in name: use threads for work that releases the GIL (I/O, hashing, compression,
+# NumPy) and processes for pure-Python work. Without it, threads free the loop too, and processes
+# still keep each burn's memory and crashes apart. Notebook 06 measures why.

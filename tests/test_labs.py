@@ -149,3 +149,28 @@ def test_unknown_code_folder_is_one_line(tmp_path: Path) -> None:
     result = lab_check(tmp_path, "1", "--code", str(tmp_path / "nowhere"))
     assert result.code == 2
     assert result.output.strip().count("\n") == 0 and "is not a folder" in result.output
+
+
+FORKSERVER_POOL = """
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+
+import solution_server
+
+if __name__ == "__main__":  # a forkserver or spawned child imports this file too
+    # Python 3.14's default start method on Linux, chosen here on purpose: a student's bare pool
+    # there has one more child, multiprocessing's forkserver helper, with the workers under it.
+    multiprocessing.set_start_method("forkserver")
+    solution_server.ProcessPoolExecutor = lambda **_: ProcessPoolExecutor()
+    solution_server.main()
+"""
+
+
+def test_lab_2_passes_with_a_bare_pool_on_forkserver(tmp_path: Path) -> None:
+    # The forkserver helper is neither a stray (it ends with the server) nor a pool worker.
+    lab = next(lab for lab in all_labs() if lab.number == 2)
+    code = _student_copy(tmp_path, 2, {"server.py": FORKSERVER_POOL})
+    shutil.copy(lab.solution / "server.py", code / "solution_server.py")
+    result = lab_check(tmp_path, "2", "--code", str(code))
+    assert result.code == 0, result.output
+    assert not result.verdicts("FAIL") and result.last_line.startswith("PASS: lab 02"), result.output

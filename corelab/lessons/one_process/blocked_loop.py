@@ -2,7 +2,11 @@
 
 Runs the ``blocked`` scenario (loadtests/blocked_loop.py) once per offload mode and reads the
 probe's latency apart from the CPU requests'. With offload=none every burn runs on the event
-loop, and the probe waits behind them; offload=process keeps the loop free.
+loop, and the probe waits behind them; offload=process keeps the loop free. offload=thread
+depends on the interpreter the server runs on: with the GIL the burning thread and the loop take
+turns, on a free-threaded build with the GIL off they run side by side. The claim reads which
+(``pools.gil_enabled_in_child``: the server imports aiohttp, whose C extensions may turn the GIL
+back on) and says what this run's thread mode showed.
 
     python -m corelab blocked-loop [--seconds 20] [--variant single]
 """
@@ -21,9 +25,11 @@ from corelab.claim import Claim
 from corelab.harness.quick import pick
 from corelab.harness.results import Runs
 from corelab.harness.run import bench
+from corelab.lessons.one_process import pools
 
 OFFLOAD_MODES = ("none", "thread", "process")
 PROBE_NAME = "probe /health"  # the name loadtests/blocked_loop.py reports the probe under
+SERVER_IMPORTS = ("servers.app",)  # what a server of the blocked scenario imports: its GIL is what counts
 
 
 def run_blocked_loop(
@@ -81,16 +87,24 @@ class ProbeLatency:
 
 @dataclass
 class BlockedLoop(Claim):
-    """Notebook 05: CPU work on the event loop makes a no-work probe wait; a process pool keeps it instant."""
+    """Notebook 05: CPU work on the event loop makes a no-work probe wait; a process pool keeps it instant;
+    a thread pool does not where the server has the GIL (``gil_enabled``), and may where it has none."""
 
     none: ProbeLatency  # the burns run on the event loop
-    thread: ProbeLatency  # in a thread pool: off the loop, still under the one GIL
-    process: ProbeLatency  # in a process pool: off the loop and off the GIL
+    thread: ProbeLatency  # in a thread pool: off the loop; with the GIL, still taking turns with it
+    process: ProbeLatency  # in a process pool: off the loop and on other cores, on every build
+    gil_enabled: bool = True  # the GIL was on in the server (read from its interpreter and imports)
+    interpreter: str = ""  # e.g. CPython 3.11.7, CPython 3.14.0t (t: a free-threaded build)
 
     @property
     def p99_ratio(self) -> float:
         """How many times lower the probe's p99 was with offload=process than with none."""
         return self.none.probe_p99_ms / self.process.probe_p99_ms if self.process.probe_p99_ms else float("nan")
+
+    @property
+    def thread_p99_ratio(self) -> float:
+        """How many times lower the probe's p99 was with offload=thread than with none."""
+        return self.none.probe_p99_ms / self.thread.probe_p99_ms if self.thread.probe_p99_ms else float("nan")
 
     def fields(self) -> dict[str, Any]:
         flat = {
@@ -98,25 +112,43 @@ class BlockedLoop(Claim):
             for mode in OFFLOAD_MODES
             for name, value in vars(getattr(self, mode)).items()
         }
-        return {**flat, "p99_ratio": round(self.p99_ratio, 2)}
+        return {
+            **flat,
+            "p99_ratio": round(self.p99_ratio, 2),
+            "thread_p99_ratio": round(self.thread_p99_ratio, 2),
+            "gil_enabled": self.gil_enabled,
+            "interpreter": self.interpreter,
+        }
 
     def sentence(self) -> str:
         none, thread, process = self.none, self.thread, self.process
+        who = self.interpreter or "the server's interpreter"
+        if self.gil_enabled:
+            why_thread = f"the burn left the loop, but {who} has the GIL on, so the loop thread took turns with it"
+            share = "the loop and the thread pool share one GIL"
+        else:
+            why_thread = (
+                f"the burn left the loop, and {who} runs without the GIL, so the thread burned beside the loop, "
+                f"{self.thread_p99_ratio:.0f}x lower than offload=none"
+            )
+            share = "without a GIL the thread pool's threads run on several cores too"
         return (
             f"offload=none: the probe's p99 was {none.probe_p99_ms:.0f} ms (median {none.probe_p50_ms:.0f} ms): "
             f"it waited behind the 50 ms burns running on the event loop.\n"
-            f"offload=thread: p99 {thread.probe_p99_ms:.0f} ms (median {thread.probe_p50_ms:.0f} ms): the burn left "
-            f"the loop, but pure Python holds the GIL, so the loop thread waited for the interpreter.\n"
+            f"offload=thread: p99 {thread.probe_p99_ms:.0f} ms (median {thread.probe_p50_ms:.0f} ms): {why_thread}.\n"
             f"offload=process: p99 {process.probe_p99_ms:.0f} ms (median {process.probe_p50_ms:.0f} ms), "
             f"{self.p99_ratio:.0f}x lower than offload=none: the loop stayed free.\n"
             f"CPU requests served: none {none.work_rps:.0f}/s, thread {thread.work_rps:.0f}/s, "
-            f"process {process.work_rps:.0f}/s (the pool's processes run on every core; the loop and the thread "
-            f"pool share one GIL)."
+            f"process {process.work_rps:.0f}/s (the pool's processes run on every core; {share})."
         )
 
 
 def blocked_loop_claim(runs: Runs) -> BlockedLoop:
-    """Notebook 05's claim from one run per offload mode (``run_blocked_loop``, or bench's blocked scenario)."""
+    """Notebook 05's claim from one run per offload mode (``run_blocked_loop``, or bench's blocked scenario).
+
+    The servers ran on this interpreter (the harness starts them with it); whether they had the GIL
+    is read from it with what they import.
+    """
     table = probe_table(runs)
     missing = [mode for mode in OFFLOAD_MODES if mode not in table.index]
     if missing:
@@ -128,7 +160,11 @@ def blocked_loop_claim(runs: Runs) -> BlockedLoop:
         row = table.loc[name]
         return ProbeLatency(float(row["probe_p50_ms"]), float(row["probe_p99_ms"]), float(row["work_rps"]))
 
-    return BlockedLoop(*(mode(name) for name in OFFLOAD_MODES))
+    return BlockedLoop(
+        *(mode(name) for name in OFFLOAD_MODES),
+        gil_enabled=pools.gil_enabled_in_child(SERVER_IMPORTS),
+        interpreter=pools.interpreter_name(),
+    )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -1,4 +1,4 @@
-"""Figures for what happens inside one process: the blocked loop, the GIL, pools, shared memory."""
+"""Figures for what happens inside one process: the blocked loop, the GIL (where there is one), pools, shared memory."""
 
 from __future__ import annotations
 
@@ -83,7 +83,10 @@ def speedup_title(result: ParallelResult) -> str:
     """The claim in this run's numbers: the speed-up each mode got with as many workers as cores."""
     k = result.compared_workers
     at = ", ".join(f"{mode} {result.speedup(mode, k):.2f}x" for mode in labels_in_order(result.table["mode"]))
-    return f"the same job on {k} workers ({result.cores_available} cores), jobs/s over one worker's: {at}"
+    # The interpreter is part of the claim: the same threads use one core with the GIL, several without.
+    gil = "GIL on" if result.gil_enabled else "GIL off"
+    where = f"{result.interpreter}, {gil}" if result.interpreter else gil
+    return f"the same job on {k} workers ({result.cores_available} cores, {where}), jobs/s over one worker's: {at}"
 
 
 def plot_speedup(result: ParallelResult, *, title: str | None = None) -> Figure:

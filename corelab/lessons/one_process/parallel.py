@@ -3,9 +3,12 @@
 Each step runs k copies of one job at once on k workers (threads, processes, or, where the
 interpreter has them, subinterpreters) and times them. Throughput is jobs per second; the
 speed-up is that throughput over one worker's. "Cores busy" is the CPU time the jobs used over
-the wall time they took: how many cores really worked at once. The pure-Python job holds the
-GIL, so threads take turns; the hashing job (PBKDF2 in OpenSSL) releases it, so threads run side
-by side. A Sampler records every core all along, for the heatmap.
+the wall time they took: how many cores really worked at once. With the GIL (the usual CPython
+build) the pure-Python job's threads take turns; on a free-threaded build with the GIL off
+(3.13t, 3.14t) they run side by side. The hashing job (PBKDF2 in OpenSSL) releases the GIL, so
+its threads run side by side on every build. The interpreter is read when the lesson runs
+(``pools.free_threading``, ``pools.gil_enabled``) and the claim says which it was and what its
+threads did. A Sampler records every core all along, for the heatmap.
 
 Each round runs every worker count once, one after the other, and the speed-up is taken within
 a round: on a shared or virtual machine the speed of a core drifts from second to second, and
@@ -17,7 +20,6 @@ comparing runs made moments apart cancels most of that drift. The median round i
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
@@ -30,15 +32,9 @@ import pandas as pd
 from corelab.claim import Claim
 from corelab.harness.quick import pick
 from corelab.harness.sampler import Sampler
+from corelab.lessons.one_process import pools
 from corelab.lessons.one_process.jobs import count_loop, hash_password, timed_job
-from corelab.lessons.one_process.pools import (
-    free_threading,
-    interpreter_pool,
-    process_pool,
-    start_workers,
-    subinterpreters,
-    thread_pool,
-)
+from corelab.lessons.one_process.pools import interpreter_pool, process_pool, start_workers, thread_pool
 from corelab.text_table import Column, text_table
 from plumbing.cores import usable_core_count
 
@@ -55,6 +51,36 @@ CLAIM_MODES = {
     "hash_threads": HASH_THREADS,
     "interpreters": PURE_INTERPRETERS,
 }
+# Each mode's pool and job ("python": count_loop, "hash": hash_password).
+MODE_RUNS: dict[str, tuple[Callable[[int], Executor], str]] = {
+    PURE_THREADS: (thread_pool, "python"),
+    PURE_PROCESSES: (process_pool, "python"),
+    HASH_THREADS: (thread_pool, "hash"),
+    PURE_INTERPRETERS: (interpreter_pool, "python"),
+}
+# What the pure-Python threads showed, by the interpreter and the numbers (the claim's threads_verdict).
+TOOK_TURNS = "took_turns"  # the GIL was on: one thread ran Python at a time
+RAN_IN_PARALLEL = "ran_in_parallel"  # no GIL, and they kept more than one core busy
+NOT_PARALLEL_HERE = "not_parallel_here"  # no GIL, yet about one core busy (one usable core, or contention)
+SEVERAL_CORES = 1.5  # cores busy at or above this is "several cores" on 2 or more workers and cores
+
+
+def modes_here() -> tuple[list[str], dict[str, str]]:
+    """The modes this interpreter runs, in order, and those it cannot, with the reason.
+
+    Three everywhere (threads and processes on pure Python, threads on hashlib); a fourth,
+    subinterpreters, where concurrent.futures has InterpreterPoolExecutor (3.14+). A free-threaded
+    build adds no mode: it changes what the threads mode shows, so without one the lesson says why.
+    """
+    modes = [PURE_THREADS, PURE_PROCESSES, HASH_THREADS]
+    free, free_why = pools.free_threading()
+    skipped = {} if free else {"free-threaded threads": free_why}
+    subs, subs_why = pools.subinterpreters()
+    if subs:
+        modes.append(PURE_INTERPRETERS)
+    else:
+        skipped["subinterpreters"] = subs_why
+    return modes, skipped
 
 
 def worker_counts(cores: int, most: int = 64) -> tuple[int, ...]:
@@ -79,15 +105,20 @@ class ParallelConfig:
 
 @dataclass
 class ParallelResult(Claim):
-    """Notebook 06: threads on pure Python keep about one core busy, processes (and threads in C code
-    that releases the GIL) keep every core busy, so processes get more done than threads."""
+    """Notebook 06: with the GIL, threads on pure Python keep about one core busy while processes (and
+    threads in C code that releases the GIL) keep every core busy, so processes get more done than
+    threads; on a free-threaded build with the GIL off, the threads use several cores too. Which of
+    the two this run was is in ``gil_enabled`` and ``interpreter``; what the threads did, in
+    ``threads_verdict``."""
 
     table: pd.DataFrame  # mode, job, workers, wall_s, jobs_per_s, speedup, cores_busy (medians over rounds)
     raw: pd.DataFrame  # mode, job, workers, round, wall_s, cpu_s, t_start, t_end: every step run
     cores: pd.DataFrame  # t, core, util_pct (t on the same clock as raw's t_start/t_end)
     skipped: dict[str, str] = field(default_factory=dict)  # mode -> why it was not run
     cores_available: int = 1
-    free_threaded: bool = False  # True: the threads ran without a GIL (a 3.13t/3.14t build)
+    free_threaded: bool = False  # True: the threads ran without a GIL (a 3.13t/3.14t build, GIL off)
+    gil_enabled: bool = True  # the GIL was on in this process at the end of the run
+    interpreter: str = ""  # e.g. CPython 3.11.7, CPython 3.14.0t (t: a free-threaded build)
 
     def _at(self, mode: str, workers: int, column: str) -> float:
         row = self.table[(self.table["mode"] == mode) & (self.table["workers"] == workers)]
@@ -111,17 +142,40 @@ class ParallelResult(Claim):
         for key, mode in CLAIM_MODES.items():
             numbers[f"{key}_cores_busy"] = round(self.cores_busy(mode, k), 3)
             numbers[f"{key}_speedup"] = round(self.speedup(mode, k), 3)
-        return {**numbers, "free_threaded": self.free_threaded, "skipped": sorted(self.skipped)}
+        return {
+            **numbers,
+            "free_threaded": self.free_threaded,
+            "gil_enabled": self.gil_enabled,
+            "interpreter": self.interpreter,
+            "threads_verdict": self.threads_verdict,
+            "skipped": sorted(self.skipped),
+        }
+
+    @property
+    def threads_verdict(self) -> str:
+        """What the pure-Python threads showed: TOOK_TURNS under the GIL; without it, RAN_IN_PARALLEL
+        when they kept several cores busy, NOT_PARALLEL_HERE when they did not (one usable core)."""
+        if self.gil_enabled:
+            return TOOK_TURNS
+        busy = self.cores_busy(PURE_THREADS, self.compared_workers)
+        return RAN_IN_PARALLEL if busy >= SEVERAL_CORES else NOT_PARALLEL_HERE
 
     def sentence(self) -> str:
         k, f = self.compared_workers, self.fields()
-        gil = "they ran without the GIL (a free-threaded build)" if self.free_threaded else "the GIL runs one at a time"
+        who = self.interpreter or "this interpreter"
+        why = {
+            TOOK_TURNS: f"{who} has the GIL on, so they took turns, one at a time",
+            RAN_IN_PARALLEL: f"{who} runs them without the GIL, so threads running pure Python used several cores",
+            NOT_PARALLEL_HERE: f"{who} runs them without the GIL, yet they kept no more than one core busy here "
+            f"(with {self.cores_available} usable core(s))",
+        }[self.threads_verdict]
+        own = "its own interpreter and GIL" if self.gil_enabled else "its own interpreter"
         lines = [
             f"With {k} workers on {self.cores_available} cores (cores busy = CPU seconds / wall seconds):",
             f"threads running pure Python kept {f['threads_cores_busy']:.2f} cores busy, "
-            f"{f['threads_speedup']:.2f}x one thread's jobs/s: {gil};",
+            f"{f['threads_speedup']:.2f}x one thread's jobs/s: {why};",
             f"processes kept {f['processes_cores_busy']:.2f} cores busy, {f['processes_speedup']:.2f}x one "
-            f"process's jobs/s: each has its own interpreter and GIL;",
+            f"process's jobs/s: each has {own};",
             f"threads hashing in C (hashlib releases the GIL) kept {f['hash_threads_cores_busy']:.2f} cores busy, "
             f"{f['hash_threads_speedup']:.2f}x.",
         ]
@@ -131,6 +185,13 @@ class ParallelResult(Claim):
                 f"{f['interpreters_speedup']:.2f}x."
             )
         lines += [f"Not measured here: {mode}: {why}." for mode, why in self.skipped.items()]
+        lines.append(
+            "On this interpreter: use processes, or C code that releases the GIL, for pure-Python CPU work; "
+            "threads are for waiting."
+            if self.threads_verdict == TOOK_TURNS
+            else "On this interpreter, threads can run pure-Python CPU work on several cores; processes still "
+            "give each worker its own memory and survive one worker's crash."
+        )
         return "\n".join(lines)
 
     def summary_table(self) -> str:
@@ -180,20 +241,12 @@ def _run_step(make_pool: Callable[[int], Executor], k: int, job: str, amount: in
 def measure_parallel(config: ParallelConfig | None = None) -> ParallelResult:
     """Run every mode this interpreter offers at each worker count, sampling the cores meanwhile."""
     cfg = config or ParallelConfig()
-    python_rounds = calibrate(count_loop, cfg.job_seconds, 200_000)
-    hash_rounds = calibrate(hash_password, cfg.job_seconds, 20_000)
-    free, free_why = free_threading()
-    subs, subs_why = subinterpreters()
-    plan: list[tuple[str, Callable[[int], Executor], str, int]] = [
-        (PURE_THREADS, thread_pool, "python", python_rounds),
-        (PURE_PROCESSES, process_pool, "python", python_rounds),
-        (HASH_THREADS, thread_pool, "hash", hash_rounds),
-    ]
-    skipped = {} if free else {"free-threaded threads": free_why}
-    if subs:
-        plan.append((PURE_INTERPRETERS, interpreter_pool, "python", python_rounds))
-    else:
-        skipped["subinterpreters"] = subs_why
+    rounds = {
+        "python": calibrate(count_loop, cfg.job_seconds, 200_000),
+        "hash": calibrate(hash_password, cfg.job_seconds, 20_000),
+    }
+    modes, skipped = modes_here()
+    plan = [(mode, MODE_RUNS[mode][0], MODE_RUNS[mode][1], rounds[MODE_RUNS[mode][1]]) for mode in modes]
 
     rows = []
     sampler = Sampler(interval=cfg.sample_interval)
@@ -218,7 +271,11 @@ def measure_parallel(config: ParallelConfig | None = None) -> ParallelResult:
         cores=samples.cores,
         skipped=skipped,
         cores_available=usable_core_count(),
-        free_threaded=free,
+        # Read after the run: a free-threaded build turns the GIL on for good when an extension
+        # without free-threading support is imported, and that may have happened meanwhile.
+        free_threaded=pools.free_threading()[0],
+        gil_enabled=pools.gil_enabled(),
+        interpreter=pools.interpreter_name(),
     )
 
 
@@ -271,7 +328,7 @@ def run_command(args: argparse.Namespace) -> int:
         raise ValueError("workers must be in 1..64, --job-seconds in (0, 30] and --repeat in 1..9")
     config = ParallelConfig(workers=tuple(args.workers), job_seconds=args.job_seconds, repeat=args.repeat)
     result = measure_parallel(config)
-    print(f"{result.cores_available} usable cores, Python {sys.version.split()[0]}")
+    print(f"{result.cores_available} usable cores, {pools.describe_gil(result.gil_enabled)}")
     print(result.summary_table())
     print(result.sentence())
     if args.out:

@@ -34,8 +34,11 @@ async def health(request: web.Request) -> web.Response:
 
 
 async def _pool_lifetime(app: web.Application) -> AsyncIterator[None]:
-    # Processes, not threads: pure Python holds the GIL, so threads would still take turns.
-    # spawn, not fork: a fresh interpreter, not a copy of this one with its event loop.
+    # Processes, not threads: where the GIL is on (the usual CPython build) pure-Python threads would
+    # still take turns with the loop; processes keep it free on every Python, free-threaded or not.
+    # spawn, named rather than the default: a fresh interpreter, not a copy of this one with its event
+    # loop, and the same on every Python (the default is fork on Linux up to 3.13, forkserver from 3.14,
+    # spawn on macOS).
     # die_with_parent: if this server is SIGKILLed, the kernel ends the pool's processes too.
     # One process per core this server may use (its affinity mask, a CPU quota), not the machine's count.
     pool = ProcessPoolExecutor(
