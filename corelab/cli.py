@@ -65,6 +65,10 @@ COMMANDS: dict[str, Command] = {
         "corelab.lessons.connections.primary_cost_bench",
         "the cluster primary's CPU per connection, per policy and for Node's cluster",
     ),
+    "node-vs-python": Command(
+        "corelab.node_vs_python",
+        "the articles' Node code beside the Python port, lesson by lesson: one table, the articles' claims checked",
+    ),
     "blocked-loop": Command("corelab.lessons.one_process.blocked_loop", "a probe's latency per offload mode"),
     "parallel": Command("corelab.lessons.one_process.parallel", "one job in 1..k threads and processes: the GIL"),
     "spawn-cost": Command("corelab.lessons.one_process.spawn_cost", "a reused pool vs a new thread/process per task"),

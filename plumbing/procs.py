@@ -38,8 +38,8 @@ def kit_tag() -> dict[str, str]:
 
 
 def from_main_thread() -> bool:
-    """Whether a child started now may ask to die with us: PR_SET_PDEATHSIG fires when the *thread*
-    that started the child exits, so only the main thread's children can have it safely."""
+    """Whether a child started now may have PR_SET_PDEATHSIG: it fires when the *thread* that started
+    the child exits, so only the main thread's children can have it safely."""
     return threading.current_thread() is threading.main_thread()
 
 
@@ -57,10 +57,11 @@ class ManagedProcess:
     whole group gets SIGTERM, then SIGKILL if it has not gone within ``grace`` seconds.
 
     ``die_with_parent`` also covers the one case no ``finally`` can: this process killed by
-    SIGKILL. The kernel then kills the child (Linux: PR_SET_PDEATHSIG; only for a child started
-    from a long-lived thread, as the kernel acts when the *thread* that started the child exits).
-    Where the kernel cannot (macOS), a lifeline pipe's watcher kills the child's group instead
-    (plumbing/lifeline.py).
+    SIGKILL. The kernel then kills the child (Linux: PR_SET_PDEATHSIG). The kernel acts when the
+    *thread* that started the child exits, so it is used only from the main thread; a child
+    started from another thread (a Redis restarted by a ``during`` callback), and every child
+    where the kernel has no such thing (macOS), gets a lifeline pipe whose watcher kills the
+    child's group when this process goes (plumbing/lifeline.py).
     ``cores`` pins the child (and every process it forks) to those cores before it execs; where
     the OS cannot pin (macOS), asking for it raises ``PinningUnsupported`` before anything starts.
     """
@@ -82,6 +83,8 @@ class ManagedProcess:
         self.log_path = log_path
         self.grace = grace
         self.die_with_parent = die_with_parent
+        # PR_SET_PDEATHSIG where it is safe (Linux, the main thread); else a lifeline, below.
+        self._kernel_kills = die_with_parent and lifeline.has_parent_death_signal() and from_main_thread()
         self.cores = list(cores) if cores else None
         if self.cores and not can_pin():
             # Refused here, in the parent: in preexec_fn it would be a traceback from the child.
@@ -99,14 +102,14 @@ class ManagedProcess:
                 cwd=cwd,
                 env=child_env,
                 start_new_session=True,
-                preexec_fn=self._in_child if die_with_parent or self.cores else None,
+                preexec_fn=self._in_child if self._kernel_kills or self.cores else None,
             )
         finally:
             # The child has its own copy of the log's descriptor; ours can close at once.
             if log is not subprocess.DEVNULL:
                 log.close()
-        if die_with_parent and not lifeline.has_parent_death_signal():
-            # No PR_SET_PDEATHSIG here: a watcher on a pipe only we hold kills the group when we go.
+        if die_with_parent and not self._kernel_kills:
+            # No PR_SET_PDEATHSIG for this child: a watcher on a pipe only we hold kills its group when we go.
             try:
                 self._lifeline = Lifeline(self.popen.pid, env=child_env)
             except BaseException:
@@ -116,7 +119,7 @@ class ManagedProcess:
 
     def _in_child(self) -> None:
         # Between fork and exec, in the child: both survive exec and are inherited by its forks.
-        if self.die_with_parent:
+        if self._kernel_kills:
             set_parent_death_signal()
         if self.cores:
             os.sched_setaffinity(0, self.cores)

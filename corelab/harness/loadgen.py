@@ -26,7 +26,7 @@ import pandas as pd
 from corelab.harness.results import GENERATOR_BOUND_PCT
 from corelab.harness.scenarios import Scenario
 from plumbing.env import WORKER_COUNTS
-from plumbing.procs import ManagedProcess, free_port, from_main_thread
+from plumbing.procs import ManagedProcess, free_port
 
 
 @dataclass(frozen=True)
@@ -87,7 +87,7 @@ def start_locust(
         env={**(env or {}), WORKER_COUNTS: str(run_dir / "workers.json")},
         grace=10.0,
         # A notebook kernel killed mid-run takes its Locust with it (its --run-time would end it later).
-        die_with_parent=from_main_thread(),
+        die_with_parent=True,
     )
 
 
@@ -142,7 +142,7 @@ def start_generator_group(
         log_path=run_dir / "generator_group.log",
         env=env,
         grace=10.0,
-        die_with_parent=from_main_thread(),
+        die_with_parent=True,
     )
 
 

@@ -43,7 +43,7 @@ from corelab.harness.sampler import Sampler, Samples
 from corelab.harness.scenarios import Scenario, get_scenario
 from corelab.harness.variants import Variant, get_variant
 from corelab.live.notebook import LiveChoice, live_cores, live_wanted
-from plumbing.procs import ManagedProcess, free_port, from_main_thread, wait_until_serving
+from plumbing.procs import ManagedProcess, free_port, wait_until_serving
 from plumbing.redis_server import redis_server
 
 
@@ -219,9 +219,7 @@ def run_one(
     # The server gets the run's settings too (e.g. CORELAB_STATE=redis), and ``env`` (e.g. the Redis).
     env = {**spec.locust_env, **(env or {})}
     # The server dies with us even if we are SIGKILLed (a notebook kernel restarted mid-run).
-    with ManagedProcess(
-        command, log_path=run_dir / "server.log", env=env, die_with_parent=from_main_thread()
-    ) as server:
+    with ManagedProcess(command, log_path=run_dir / "server.log", env=env, die_with_parent=True) as server:
         wait_until_serving(f"{url}/health", server, ready_line=spec.variant.ready_line)
         sampler = Sampler({"server": server.pid})
         with start_locust(spec.scenario, url, spec.load, run_dir, env) as locust:

@@ -63,6 +63,9 @@ class Target:
     def label(self) -> str:
         if self.variant == "cluster":
             return f"cluster ({self.policy})"
+        if self.variant == "node-cluster":
+            # Node's NODE_CLUSTER_SCHED_POLICY: rr from the primary, or none (the kernel picks).
+            return f"Node cluster ({self.policy})"
         return "gunicorn (shared socket)" if self.variant == "gunicorn" else "one process"
 
 
@@ -78,6 +81,11 @@ def cluster_policies() -> tuple[str, ...]:
         pass
     default = variant.policies[0]
     return (default, *(p for p in BURST_POLICIES if p in known and p != default))
+
+
+def node_targets() -> list[Target]:
+    """The articles' Node cluster under both of its scheduling policies (servers/node/cluster.js)."""
+    return [Target(f"node-{p}", "node-cluster", p) for p in get_variant("node-cluster").policies]
 
 
 def default_targets() -> list[Target]:

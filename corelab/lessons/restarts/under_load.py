@@ -37,7 +37,7 @@ from servers.cluster.policies import DEFAULT_POLICY
 class Disruption:
     name: str
     label: str
-    variant: str  # "cluster" or "gunicorn"
+    variant: str  # "cluster", "gunicorn", "node-cluster" or "node-pm2"
     restart: str | None  # the cluster's --restart mode
     action: str  # "hup": SIGHUP the primary; "kill": SIGKILL one worker
 
@@ -49,6 +49,10 @@ DISRUPTIONS = {
         Disruption("naive", "naive restart: stop all, start all", "cluster", "naive", "hup"),
         Disruption("crash", "a worker SIGKILLed", "cluster", "rolling", "kill"),
         Disruption("gunicorn", "gunicorn's SIGHUP", "gunicorn", None, "hup"),
+        # The articles' Node originals (servers/node): `python -m servers.node` turns SIGHUP into
+        # cluster.js's one-at-a-time restart, or into `pm2 reload` for PM2's cluster mode.
+        Disruption("node-rolling", "Node cluster: the articles' rolling restart", "node-cluster", None, "hup"),
+        Disruption("pm2-reload", "PM2: pm2 reload", "node-pm2", None, "hup"),
     )
 }
 
