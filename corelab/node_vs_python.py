@@ -66,7 +66,7 @@ def throughput(*, seconds: float | None = None, out: str | Path | None = None) -
 def bursts(*, trials: int | None = None, out: str | Path | None = None) -> BurstResult:
     """The kit's rr and shared socket, then Node's rr and none: how often a burst left a worker idle."""
     kit = [Target("rr", "cluster", "rr"), Target("shared", "cluster", "shared")]
-    return burst([*kit, *node_targets()], trials=trials or pick(20, 6), seconds=pick(2, 1), out=out)
+    return burst([*kit, *node_targets()], trials=trials or pick(20, 6), seconds=pick(3, 2), out=out)
 
 
 def primary(*, seconds: float | None = None, out: str | Path | None = None) -> PrimaryCostResult:
@@ -119,6 +119,8 @@ class Row:
         who = "Node" if node_better else "Python"
         if min(best, worst) > 0:
             factor = max(best, worst) / min(best, worst)
+            if factor < 1.05:
+                return "about the same (within 5%)"
             return f"{who} better, {factor:.2f}x" if factor < 1.995 else f"{who} better, {factor:.1f}x"
         return f"{who} better"
 

@@ -2,26 +2,29 @@
 // milliseconds of CPU. The clock is CPU time, not the wall clock, so a request costs the same CPU
 // whether or not the core is shared with the load generator, in Python and in Node alike.
 //
-// Node gives a thread's own CPU time as process.threadCpuUsage() (new in Node 23.9; Node 24 has it, Node 20 not). Older
-// Nodes have only process.cpuUsage(), the whole process's: right on the main thread (V8's helper
-// threads add a little), wrong in a worker_threads pool where several threads burn at once (the
-// process's clock runs N times faster), so a pool thread there falls back to the wall clock, which
-// equals its CPU time while it has a core to itself. CLOCK names the clock in use; each process
-// prints it at start-up, so a measurement on an older Node says what it measured.
+// Which clock, measured on Linux (Python's time.thread_time() is exact there):
+// - The main thread: process.cpuUsage(), the whole process's CPU (getrusage RUSAGE_SELF). Exact to
+//   the microsecond; V8's helper threads add a little, and a burn allocates nothing for them to do.
+// - A worker_threads pool thread: the process's clock runs N times too fast while N threads burn,
+//   so process.threadCpuUsage() (Node 23.9 and later) where it exists. Linux updates that clock
+//   (getrusage RUSAGE_THREAD) only at the scheduler's tick, so a burn overshoots by half a tick on
+//   average (2 ms at 250 Hz: a 10 ms burn measured 12 ms); on an older Node, the wall clock, which
+//   equals the thread's CPU time while it has a core to itself.
+// CLOCK names the clock in use; each process prints it at start-up.
 "use strict";
 
 const { isMainThread } = require("node:worker_threads");
 
-const threadClock = typeof process.threadCpuUsage === "function";
-const CLOCK = threadClock ? "thread CPU time" : isMainThread ? "process CPU time" : "wall clock";
+const threadClock = !isMainThread && typeof process.threadCpuUsage === "function";
+const CLOCK = isMainThread ? "process CPU time" : threadClock ? "thread CPU time" : "wall clock";
 
 function cpuMs() {
-  if (threadClock) {
-    const used = process.threadCpuUsage();
-    return (used.user + used.system) / 1000;
-  }
   if (isMainThread) {
     const used = process.cpuUsage();
+    return (used.user + used.system) / 1000;
+  }
+  if (threadClock) {
+    const used = process.threadCpuUsage();
     return (used.user + used.system) / 1000;
   }
   return performance.now();

@@ -152,6 +152,8 @@ class Launcher:
             except queue.Empty:
                 continue
             if signum in (signal.SIGINT, signal.SIGTERM):
+                name = signal.Signals(signum).name
+                print(f"servers.node: {name}: stopping node {self.config.variant.name}", file=sys.stderr, flush=True)
                 return 0
             self._restart(signum, pm2_home)
 
@@ -300,3 +302,4 @@ class Launcher:
             self.reload.wait()
         if self.relay is not None:
             self.relay.thread.join(1.0)
+        print(f"servers.node: node {self.config.variant.name} stopped", file=sys.stderr, flush=True)
