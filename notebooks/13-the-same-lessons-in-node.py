@@ -21,8 +21,9 @@
 #
 # **Measurement.** Each section is one lesson's own measurement with the Node variants as more
 # targets: `node-single`, `node-cluster` (Node's `cluster`, `NODE_CLUSTER_SCHED_POLICY` rr or
-# none), `node-pm2` (`pm2-runtime`) and `node-sticky`. A request's CPU is burned by the thread's
-# CPU clock in both runtimes, so 10 ms of work costs the same in each.
+# none), `node-pm2` (`pm2-runtime`) and `node-sticky`. A request's 10 ms of work is burned by a
+# CPU clock in both runtimes, so it costs the same CPU in each (docs/node.md: which clock, and
+# how that was measured).
 
 # %%
 import corelab.node_vs_python as both
