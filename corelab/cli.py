@@ -66,7 +66,7 @@ COMMANDS: dict[str, Command] = {
         "the cluster primary's CPU per connection, per policy and for Node's cluster",
     ),
     "node-vs-python": Command(
-        "corelab.node_vs_python",
+        "corelab.node_vs_python.measure",
         "the articles' Node code beside the Python port, lesson by lesson: one table, the articles' claims checked",
     ),
     "blocked-loop": Command("corelab.lessons.one_process.blocked_loop", "a probe's latency per offload mode"),
