@@ -25,6 +25,8 @@ from plumbing.listeners import tcp_listeners
 from plumbing.node import NodeUnavailable, find_node
 from plumbing.platform_check import platform_warnings
 from plumbing.redis_server import RedisUnavailable, find_redis_server, ping
+from servers.node.packages import INSTALL_HINT as NPM_HINT
+from servers.node.packages import missing as npm_missing
 
 # The ports the labs and run-sheets use: a variant, the cluster's admin port, Locust's web UI.
 LAB_PORTS = {8000: "the server", 8001: "the cluster's admin port", 8089: "Locust's web UI"}
@@ -103,11 +105,9 @@ def check_node() -> Check:
         runtime = find_node()
     except NodeUnavailable as exc:
         return Check("note", "node", f"{exc}; only notebook 13 and the node-* variants need it")
-    from servers.node.packages import INSTALL_HINT, missing
-
-    absent = missing()
+    absent = npm_missing()
     if absent:
-        return Check("note", "node", f"{runtime.describe()}; npm packages missing: {', '.join(absent)}: {INSTALL_HINT}")
+        return Check("note", "node", f"{runtime.describe()}; npm packages missing: {', '.join(absent)}: {NPM_HINT}")
     return Check("ok", "node", f"{runtime.describe()}, npm packages installed")
 
 
